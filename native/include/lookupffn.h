@@ -1,0 +1,152 @@
+/*
+ * lookupffn.h: the one public C header of liblookupffn.
+ *
+ * Conventions (see docs/ABI.md):
+ *  - names are lffn_<object>_<verb>[_<dtype>]; every kernel returns lffn_status_t (0 = success);
+ *  - sizes and leading dimensions are int64_t and count elements; matrices are row-major;
+ *  - the caller (Java) owns every buffer: the library borrows pointers for the duration of a call,
+ *    never stores, frees or returns them; inputs are const, outputs are written, nothing may alias
+ *    unless a function says so;
+ *  - kernels are single-threaded and reentrant: callers split rows across threads. The only global
+ *    state is the ISA cap (lffn_set_max_isa).
+ */
+#ifndef LFFN_LOOKUPFFN_H
+#define LFFN_LOOKUPFFN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define LFFN_API __declspec(dllexport)
+#else
+#define LFFN_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status of every kernel. Values are never reused. */
+typedef enum {
+    LFFN_SUCCESS = 0,
+    LFFN_INVALID_ARGUMENTS = 1,
+    LFFN_UNSUPPORTED_ISA = 2,
+    LFFN_OUT_OF_MEMORY = 3,
+    LFFN_RUNTIME_ERROR = 4
+} lffn_status_t;
+
+/* Instruction-set levels, ordered: each includes the previous one. */
+typedef enum {
+    LFFN_ISA_SCALAR = 0,
+    LFFN_ISA_AVX2 = 1,        /* AVX2 + FMA */
+    LFFN_ISA_AVX512 = 2,      /* AVX-512 F/BW/VL/DQ */
+    LFFN_ISA_AVX512_BF16 = 3  /* AVX-512 + AVX512_BF16 */
+} lffn_isa_t;
+
+/* Element-wise function fused after a GEMM's bias. */
+typedef enum {
+    LFFN_EPILOGUE_NONE = 0,
+    LFFN_EPILOGUE_GELU = 1 /* exact GELU: 0.5 x (1 + erf(x / sqrt 2)) */
+} lffn_epilogue_t;
+
+/* ---- library queries (pure: they return their value) ---- */
+
+/* Version string "MAJOR.MINOR.PATCH"; static storage, owned by the library. */
+LFFN_API const char *lffn_version(void);
+
+/* Human-readable name of a status; static storage, owned by the library. */
+LFFN_API const char *lffn_status_str(lffn_status_t status);
+
+/* Highest ISA level this CPU (and OS) supports. */
+LFFN_API lffn_isa_t lffn_cpu_isa(void);
+
+/* Caps the ISA used by every kernel (for tests and comparisons). Returns LFFN_UNSUPPORTED_ISA when the
+ * CPU lacks isa, LFFN_INVALID_ARGUMENTS when isa is not an lffn_isa_t value. Process-wide. */
+LFFN_API lffn_status_t lffn_set_max_isa(lffn_isa_t isa);
+
+/* The ISA kernels use now: min(lffn_cpu_isa(), cap). */
+LFFN_API lffn_isa_t lffn_get_effective_isa(void);
+
+/* Does nothing; measures the cost of one downcall. */
+LFFN_API lffn_status_t lffn_noop(void);
+
+/* ---- LayerNorm over rows ----
+ * y[r, :] = (x[r, :] - mean) / sqrt(var + eps) * gamma + beta, biased variance.
+ * x: borrowed, read [rows, cols] with leading dimension ldx; gamma, beta: borrowed, read [cols];
+ * y: borrowed, written [rows, cols] with leading dimension ldy. x and y may be the same buffer. */
+LFFN_API lffn_status_t lffn_layernorm_f32(int64_t rows, int64_t cols, const float *x, int64_t ldx,
+                                          const float *gamma, const float *beta, float eps, float *y,
+                                          int64_t ldy);
+
+/* ---- conversions ---- */
+
+/* dst[i] = bf16(src[i]), round to nearest even (NaN stays NaN). src: borrowed, read [n]; dst: borrowed,
+ * written [n]. */
+LFFN_API lffn_status_t lffn_convert_f32_to_bf16(int64_t n, const float *src, uint16_t *dst);
+
+/* ---- BH4 hash projection (SPEC.md step 2) ----
+ * Bytes of scratch lffn_bh4_project_f32 needs for `rows` rows of padded width padded_dim. */
+LFFN_API int64_t lffn_bh4_workspace_size(int64_t rows, int64_t padded_dim);
+
+/* z[r, 0:out_dim] = first out_dim values of concat_r(0.7 * BH4_r(u_pad) + 0.3 * u_pad) + bias.
+ * dim: width of u (d); padded_dim: P = next power of two >= dim; block: b, divides P;
+ * repeats: R, with R * P >= out_dim; out_dim: h * tau.
+ * u: borrowed, read [rows, dim], ld ldu; weight: borrowed, read [repeats, 4, P/b, b, b] ([out, in] blocks);
+ * bias: borrowed, read [out_dim], may be NULL; workspace: borrowed, scratch of lffn_bh4_workspace_size bytes,
+ * 64-byte aligned; z: borrowed, written [rows, out_dim], ld ldz. */
+LFFN_API lffn_status_t lffn_bh4_project_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block,
+                                            int64_t repeats, int64_t out_dim, const float *u, int64_t ldu,
+                                            const float *weight, const float *bias, void *workspace, float *z,
+                                            int64_t ldz);
+
+/* ---- hash code and score (SPEC.md step 3) ----
+ * For table k of each row: code = MSB-first sign bits of z[k*tau .. k*tau+tau-1] (> 0 is 1),
+ * score = sum|z| / prod(1 + exp(-2|z|)). z: borrowed, read [rows, tables*tau], ld ldz;
+ * code: borrowed, written [rows, tables], ld ldcode; score: borrowed, written [rows, tables], ld ldscore.
+ * tau in 1..16. */
+LFFN_API lffn_status_t lffn_hash_code_score_f32(int64_t rows, int64_t tables, int64_t tau, const float *z,
+                                                int64_t ldz, int32_t *code, int64_t ldcode, float *score,
+                                                int64_t ldscore);
+
+/* ---- weighted gather-accumulate (SPEC.md step 4) ----
+ * out[r, :] = sum_k score[r, k] * table[k * 2^tau + code[r, k], :] + bias.
+ * code: borrowed, read [rows, tables], each in [0, 2^tau) (else LFFN_INVALID_ARGUMENTS, nothing read out of
+ * bounds); score: borrowed, read [rows, tables]; table: borrowed, read [tables * 2^tau, out_dim];
+ * bias: borrowed, read [out_dim], may be NULL; out: borrowed, written [rows, out_dim], ld ldout. */
+LFFN_API lffn_status_t lffn_gather_accum_f32(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim,
+                                             const int32_t *code, int64_t ldcode, const float *score,
+                                             int64_t ldscore, const float *table, const float *bias, float *out,
+                                             int64_t ldout);
+
+/* As lffn_gather_accum_f32 with the table stored in bf16 (uint16_t bit patterns); accumulates in fp32. */
+LFFN_API lffn_status_t lffn_gather_accum_bf16(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim,
+                                              const int32_t *code, int64_t ldcode, const float *score,
+                                              int64_t ldscore, const uint16_t *table, const float *bias,
+                                              float *out, int64_t ldout);
+
+/* ---- GEMM: C[m, n] = epilogue(A[m, k] . op(B) + bias[n]) ----
+ * op(B) = B ([k, n], ld ldb) when trans_b == 0, B^T when trans_b != 0 (B is [n, k], ld ldb, the nn.Linear
+ * weight layout). a: borrowed, read, ld lda; b: borrowed, read; bias: borrowed, read [n], may be NULL;
+ * c: borrowed, written [m, n], ld ldc (overwritten, not accumulated). */
+LFFN_API lffn_status_t lffn_gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                                     const float *b, int64_t ldb, int32_t trans_b, const float *bias,
+                                     lffn_epilogue_t epilogue, float *c, int64_t ldc);
+
+/* Bytes of the packed form of a [k, n] right-hand matrix (independent of the ISA). */
+LFFN_API int64_t lffn_gemm_pack_b_size_f32(int64_t n, int64_t k);
+
+/* Packs op(B) once so that many lffn_gemm_packed_f32 calls (e.g. one per thread's row range) reuse it.
+ * b: borrowed, read; packed: borrowed, written, lffn_gemm_pack_b_size_f32(n, k) bytes, 64-byte aligned. */
+LFFN_API lffn_status_t lffn_gemm_pack_b_f32(int64_t n, int64_t k, const float *b, int64_t ldb, int32_t trans_b,
+                                            float *packed);
+
+/* As lffn_gemm_f32 with B given packed by lffn_gemm_pack_b_f32 (same n, k). packed_b: borrowed, read. */
+LFFN_API lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                                            const float *packed_b, const float *bias, lffn_epilogue_t epilogue,
+                                            float *c, int64_t ldc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LFFN_LOOKUPFFN_H */

@@ -1,0 +1,50 @@
+package dev.lookupffn.cli;
+
+import dev.lookupffn.LookupFfnException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code lookupffn} command line. Exit codes: 0 success, 1 a runtime failure (bad file, bad data: one line
+ * on stderr naming what is wrong; {@code --verbose} adds the stack trace), 2 bad arguments (with usage).
+ */
+@Command(name = "lookupffn", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "LookupFFN for the JVM: compute-lite transformer feed-forward layers on CPUs.",
+        subcommands = {InfoCommand.class, CommandLine.HelpCommand.class})
+public final class Main {
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the CLI with the given streams; returns the exit code (used by tests). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            if (verbose) ex.printStackTrace(err);
+            err.println("lookupffn " + commandLine.getCommandName() + ": " + oneLine(ex));
+            err.flush();
+            return 1;
+        });
+        return cli.execute(args);
+    }
+
+    static String oneLine(Throwable ex) {
+        if (ex instanceof LookupFfnException || ex instanceof java.io.IOException
+                || ex instanceof IllegalArgumentException || ex instanceof IllegalStateException) {
+            String m = ex.getMessage();
+            return m == null ? ex.getClass().getSimpleName() : m.replace('\n', ' ');
+        }
+        return ex.toString().replace('\n', ' ');
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"lookupffn " + dev.lookupffn.ffi.Kernels.version()};
+        }
+    }
+}

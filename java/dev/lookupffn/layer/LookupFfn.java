@@ -1,0 +1,318 @@
+package dev.lookupffn.layer;
+
+import dev.lookupffn.LookupFfnException.ShapeException;
+import dev.lookupffn.ffi.Kernels;
+import dev.lookupffn.parallel.WorkerPool;
+import dev.lookupffn.safetensors.SafetensorsFile;
+import dev.lookupffn.tensor.DType;
+import dev.lookupffn.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.function.Function;
+
+/**
+ * One LookupFFN layer (SPEC.md): {@code out = Σ_k score_k · tables[k, code_k, :] + bias} where code and score come
+ * from hashing a projection of {@code LayerNorm(x)}. Built from tensors named as the authors' PyTorch
+ * {@code state_dict}; the configuration is inferred from their shapes.
+ *
+ * <p>Thread safety: {@link #forward} may be called from many threads at once (each calling thread gets its own
+ * scratch memory). {@link #close()} must not race with forward calls. Weights are copied into memory this layer
+ * owns (64-byte aligned; tables optionally converted to bf16), so the source file may be closed after loading.
+ */
+public final class LookupFfn implements AutoCloseable {
+    /** How the hash projection is computed. */
+    public enum Projection {
+        BH4,
+        DENSE
+    }
+
+    /**
+     * The inferred configuration. {@code dim} d (input width), {@code outDim} o, {@code tables} h, {@code tau} τ
+     * (log2 of rows per table), BH4's padded width P, block b and repeats R (0 for dense).
+     */
+    public record Config(long dim, long outDim, long tables, int tau, Projection projection, long paddedDim,
+                         long block, long repeats, float eps, DType tableDType) {
+        public long hashBits() {
+            return tables * tau;
+        }
+
+        public long tableRows() {
+            return 1L << tau;
+        }
+    }
+
+    /** Loading options: LayerNorm eps and the table storage type (F32, or BF16 for half the table bytes). */
+    public record Options(float eps, DType tableDType) {
+        public static final Options DEFAULT = new Options(1e-5f, DType.F32);
+
+        public Options {
+            if (!(eps >= 0)) throw new ShapeException("LayerNorm eps must be >= 0, got " + eps);
+            if (tableDType != DType.F32 && tableDType != DType.BF16)
+                throw new ShapeException("tables can be stored as F32 or BF16, not " + tableDType);
+        }
+
+        public Options withTableDType(DType d) {
+            return new Options(eps, d);
+        }
+
+        public Options withEps(float e) {
+            return new Options(e, tableDType);
+        }
+    }
+
+    /** Rows per tile: intermediates of one tile stay in L2 between the kernels. */
+    static final int TILE_ROWS = 64;
+
+    private final Config config;
+    private final Arena arena;
+    private final MemorySegment lnWeight, lnBias; // (d)
+    private final MemorySegment projection;     // BH4 (R, 4, P/b, b, b) or dense packed for GEMM
+    private final MemorySegment projectionBias; // (h·τ)
+    private final MemorySegment tables;         // (h·2^τ, o) in F32 or BF16
+    private final MemorySegment bias;           // (o)
+    private final ThreadLocal<Scratch> scratch;
+
+    /** Per-thread intermediates of one tile. */
+    private record Scratch(MemorySegment ln, MemorySegment z, MemorySegment code, MemorySegment score,
+                           MemorySegment workspace) {}
+
+    private LookupFfn(Config config, Arena arena, MemorySegment lnWeight, MemorySegment lnBias,
+                      MemorySegment projection, MemorySegment projectionBias, MemorySegment tables, MemorySegment bias) {
+        this.config = config;
+        this.arena = arena;
+        this.lnWeight = lnWeight;
+        this.lnBias = lnBias;
+        this.projection = projection;
+        this.projectionBias = projectionBias;
+        this.tables = tables;
+        this.bias = bias;
+        this.scratch = ThreadLocal.withInitial(this::newScratch);
+    }
+
+    /** Loads the layer whose tensors are {@code prefix + name} in a safetensors file. */
+    public static LookupFfn load(SafetensorsFile file, String prefix, Options options) {
+        return fromTensors(name -> file.contains(prefix + name) ? file.tensor(prefix + name) : null,
+                file.path() + (prefix.isEmpty() ? "" : " (prefix '" + prefix + "')"), options);
+    }
+
+    /**
+     * Builds a layer from tensors looked up by their SPEC.md names ({@code LayerNorm.weight}, {@code LayerNorm.bias},
+     * {@code hash.projection.weight}, {@code hash.projection.bias}, {@code tables}, {@code bias}); the lookup
+     * returns null for a missing tensor. {@code source} names where they come from, for messages.
+     */
+    public static LookupFfn fromTensors(Function<String, Tensor> lookup, String source, Options options) {
+        Tensor lnW = require(lookup, "LayerNorm.weight", source), lnB = require(lookup, "LayerNorm.bias", source);
+        Tensor projW = require(lookup, "hash.projection.weight", source);
+        Tensor projB = require(lookup, "hash.projection.bias", source);
+        Tensor tab = require(lookup, "tables", source), b = require(lookup, "bias", source);
+        Config config = inferConfig(source, lnW, lnB, projW, projB, tab, b, options);
+
+        Arena arena = Arena.ofShared();
+        try {
+            MemorySegment projection;
+            if (config.projection() == Projection.DENSE) {
+                // pack W [h·τ, d] once as the right-hand side of u·Wᵀ
+                MemorySegment w = copyF32(arena, projW);
+                projection = arena.allocate(Kernels.gemmPackBSize(config.hashBits(), config.dim()), Tensor.ALIGNMENT);
+                Kernels.gemmPackB(config.hashBits(), config.dim(), w, config.dim(), true, projection);
+            } else {
+                projection = copyF32(arena, projW);
+            }
+            MemorySegment tables;
+            if (config.tableDType() == DType.BF16) {
+                tables = arena.allocate(tab.elementCount() * 2, Tensor.ALIGNMENT);
+                if (tab.dtype() == DType.BF16) MemorySegment.copy(tab.segment(), 0, tables, 0, tables.byteSize());
+                else {
+                    MemorySegment f32 = copyF32(arena, tab);
+                    Kernels.convertF32ToBf16(tab.elementCount(), f32, tables);
+                }
+            } else {
+                tables = copyF32(arena, tab);
+            }
+            return new LookupFfn(config, arena, copyF32(arena, lnW), copyF32(arena, lnB), projection,
+                    copyF32(arena, projB), tables, copyF32(arena, b));
+        } catch (RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static Tensor require(Function<String, Tensor> lookup, String name, String source) {
+        Tensor t = lookup.apply(name);
+        if (t == null) throw new ShapeException(source + ": missing tensor '" + name + "'");
+        return t;
+    }
+
+    /** An aligned F32 copy (the weights of a layer are copied once, converting BF16/F16/F64 to F32). */
+    private static MemorySegment copyF32(Arena arena, Tensor t) {
+        MemorySegment out = arena.allocate(Math.max(4, t.elementCount() * 4), Tensor.ALIGNMENT);
+        if (t.dtype() == DType.F32) MemorySegment.copy(t.segment(), 0, out, 0, t.byteSize());
+        else {
+            if (t.dtype() != DType.BF16 && t.dtype() != DType.F16 && t.dtype() != DType.F64)
+                throw new ShapeException("expected floating-point weights, got " + t.dtype());
+            for (long i = 0; i < t.elementCount(); i++) out.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, t.getFloat(i));
+        }
+        return out;
+    }
+
+    static Config inferConfig(String source, Tensor lnW, Tensor lnB, Tensor projW, Tensor projB, Tensor tab,
+                              Tensor b, Options options) {
+        String where = source + ": ";
+        if (lnW.rank() != 1) throw shape(where, "LayerNorm.weight", "[d]", lnW);
+        long d = lnW.dim(0);
+        if (d < 1) throw shape(where, "LayerNorm.weight", "[d] with d >= 1", lnW);
+        if (lnB.rank() != 1 || lnB.dim(0) != d) throw shape(where, "LayerNorm.bias", "[" + d + "]", lnB);
+        if (tab.rank() != 3) throw shape(where, "tables", "[h, 2^tau, o]", tab);
+        long h = tab.dim(0), rows = tab.dim(1), o = tab.dim(2);
+        if (h < 1 || o < 1 || rows < 2 || Long.bitCount(rows) != 1 || rows > (1 << 16))
+            throw shape(where, "tables", "[h, 2^tau, o] with 2 <= 2^tau <= 65536 a power of two", tab);
+        int tau = Long.numberOfTrailingZeros(rows);
+        if (b.rank() != 1 || b.dim(0) != o) throw shape(where, "bias", "[" + o + "] (the tables' width)", b);
+        long bits = h * tau;
+        if (projB.rank() != 1 || projB.dim(0) != bits)
+            throw shape(where, "hash.projection.bias", "[" + bits + "] (h·tau = " + h + "·" + tau + ")", projB);
+        if (projW.rank() == 2) {
+            if (projW.dim(0) != bits || projW.dim(1) != d)
+                throw shape(where, "hash.projection.weight", "[" + bits + ", " + d + "] (dense: [h·tau, d])", projW);
+            return new Config(d, o, h, tau, Projection.DENSE, 0, 0, 0, options.eps(), options.tableDType());
+        }
+        if (projW.rank() != 5) throw shape(where, "hash.projection.weight", "[h·tau, d] or BH4 [R, 4, P/b, b, b]", projW);
+        long p = Long.highestOneBit(d) == d ? d : Long.highestOneBit(d) << 1;
+        long repeats = Math.max(1, (bits + p - 1) / p);
+        long blk = projW.dim(3);
+        String want = "[" + repeats + ", 4, " + (blk > 0 && p % blk == 0 ? p / blk : "P/b") + ", " + blk + ", " + blk
+                + "] (BH4 with P = " + p + ", R = " + repeats + ")";
+        if (blk < 1 || p % blk != 0 || projW.dim(0) != repeats || projW.dim(1) != 4 || projW.dim(2) != p / blk
+                || projW.dim(4) != blk)
+            throw shape(where, "hash.projection.weight", want, projW);
+        return new Config(d, o, h, tau, Projection.BH4, p, blk, repeats, options.eps(), options.tableDType());
+    }
+
+    private static ShapeException shape(String where, String name, String expected, Tensor actual) {
+        return new ShapeException(where + "tensor '" + name + "' should be " + expected + ", got " + actual.dtype() + " "
+                + Arrays.toString(actual.shape()));
+    }
+
+    public Config config() {
+        return config;
+    }
+
+    /** out = LookupFFN(x) for x [B, d], into a new owned [B, o] tensor, on the shared worker pool. */
+    public Tensor forward(Tensor x) {
+        Tensor out = Tensor.allocate(DType.F32, x.dim(0), config.outDim());
+        try {
+            forward(x, out, WorkerPool.shared());
+            return out;
+        } catch (RuntimeException | Error e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    /** out [B, o] = LookupFFN(x [B, d]); no allocation beyond first-use scratch; rows split over the pool. */
+    public void forward(Tensor x, Tensor out, WorkerPool pool) {
+        checkIo(x, out);
+        final MemorySegment xs = x.segment(), os = out.segment();
+        pool.forRanges(x.dim(0), 16, (worker, start, end) -> forwardRows(xs, os, start, end));
+    }
+
+    private void checkIo(Tensor x, Tensor out) {
+        checkInput(x);
+        out.requireDType(DType.F32);
+        if (out.rank() != 2 || out.dim(0) != x.dim(0) || out.dim(1) != config.outDim())
+            throw new ShapeException("output should be [" + x.dim(0) + ", " + config.outDim() + "], got "
+                    + Arrays.toString(out.shape()));
+    }
+
+    private void checkInput(Tensor x) {
+        if (!arena.scope().isAlive()) throw new IllegalStateException("layer is closed");
+        x.requireDType(DType.F32);
+        if (x.rank() != 2 || x.dim(1) != config.dim())
+            throw new ShapeException("input should be [B, " + config.dim() + "], got " + Arrays.toString(x.shape()));
+    }
+
+    /** The whole pipeline for rows [start, end), tile by tile, on the calling thread. */
+    private void forwardRows(MemorySegment x, MemorySegment out, long start, long end) {
+        Scratch s = scratch.get();
+        Config c = config;
+        long d = c.dim(), o = c.outDim(), h = c.tables(), bits = c.hashBits();
+        for (long r = start; r < end; r += TILE_ROWS) {
+            long n = Math.min(TILE_ROWS, end - r);
+            MemorySegment xt = x.asSlice(r * d * 4, n * d * 4);
+            MemorySegment ot = out.asSlice(r * o * 4, n * o * 4);
+            // 1. u = LayerNorm(x)
+            Kernels.layerNorm(n, d, xt, d, lnWeight, lnBias, c.eps(), s.ln(), d);
+            // 2. z = projection(u) + bias
+            project(n, s);
+            // 3. code, score per table
+            Kernels.hashCodeScore(n, h, c.tau(), s.z(), bits, s.code(), h, s.score(), h);
+            // 4. out = Σ_k score · tables[k, code] + bias
+            Kernels.gatherAccum(n, h, c.tau(), o, s.code(), h, s.score(), h, tables, c.tableDType() == DType.BF16, bias,
+                    ot, o);
+        }
+    }
+
+    private void project(long n, Scratch s) {
+        Config c = config;
+        if (c.projection() == Projection.DENSE)
+            Kernels.gemmPacked(n, c.hashBits(), c.dim(), s.ln(), c.dim(), projection, projectionBias,
+                    Kernels.Epilogue.NONE, s.z(), c.hashBits());
+        else
+            Kernels.bh4Project(n, c.dim(), c.paddedDim(), c.block(), c.repeats(), c.hashBits(), s.ln(), c.dim(),
+                    projection, projectionBias, s.workspace(), s.z(), c.hashBits());
+    }
+
+    private Scratch newScratch() {
+        Config c = config;
+        long t = TILE_ROWS;
+        long ws = c.projection() == Projection.BH4 ? Kernels.bh4WorkspaceSize(t, c.paddedDim()) : 0;
+        return new Scratch(arena.allocate(t * c.dim() * 4, 64), arena.allocate(t * c.hashBits() * 4, 64),
+                arena.allocate(t * c.tables() * 4, 64), arena.allocate(t * c.tables() * 4, 64),
+                arena.allocate(Math.max(ws, 64), 64));
+    }
+
+    /** Intermediates of one forward pass, for tests and debugging: owned tensors, close them. */
+    public record Trace(Tensor ln, Tensor z, Tensor code, Tensor score, Tensor out) implements AutoCloseable {
+        @Override
+        public void close() {
+            ln.close();
+            z.close();
+            code.close();
+            score.close();
+            out.close();
+        }
+    }
+
+    /** Runs the pipeline single-threaded and keeps every intermediate (SPEC.md steps 1–4). */
+    public Trace trace(Tensor x) {
+        checkInput(x);
+        long b = x.dim(0);
+        Config c = config;
+        Tensor ln = Tensor.allocate(DType.F32, b, c.dim()), z = Tensor.allocate(DType.F32, b, c.hashBits());
+        Tensor code = Tensor.allocate(DType.I32, b, c.tables()), score = Tensor.allocate(DType.F32, b, c.tables());
+        Tensor out = Tensor.allocate(DType.F32, b, c.outDim());
+        Kernels.layerNorm(b, c.dim(), x.segment(), c.dim(), lnWeight, lnBias, c.eps(), ln.segment(), c.dim());
+        if (c.projection() == Projection.DENSE)
+            Kernels.gemmPacked(b, c.hashBits(), c.dim(), ln.segment(), c.dim(), projection, projectionBias,
+                    Kernels.Epilogue.NONE, z.segment(), c.hashBits());
+        else {
+            try (Arena tmp = Arena.ofConfined()) {
+                MemorySegment ws = tmp.allocate(Math.max(64, Kernels.bh4WorkspaceSize(b, c.paddedDim())), 64);
+                Kernels.bh4Project(b, c.dim(), c.paddedDim(), c.block(), c.repeats(), c.hashBits(), ln.segment(),
+                        c.dim(), projection, projectionBias, ws, z.segment(), c.hashBits());
+            }
+        }
+        Kernels.hashCodeScore(b, c.tables(), c.tau(), z.segment(), c.hashBits(), code.segment(), c.tables(),
+                score.segment(), c.tables());
+        Kernels.gatherAccum(b, c.tables(), c.tau(), c.outDim(), code.segment(), c.tables(), score.segment(), c.tables(),
+                tables, c.tableDType() == DType.BF16, bias, out.segment(), c.outDim());
+        return new Trace(ln, z, code, score, out);
+    }
+
+    /** Frees the weights and every thread's scratch. */
+    @Override
+    public void close() {
+        if (arena.scope().isAlive()) arena.close();
+    }
+}

@@ -1,0 +1,143 @@
+/* Times the LookupFFN kernels (BH4 projection, hash code/score, gather-accumulate fp32/bf16, bf16 conversion)
+ * on the paper configuration, single-threaded and with 2 pthreads splitting the rows; median of repeats.
+ *   lookup-bench [max_isa 0..3] [rows] [repeats]
+ * (d = P = 512, b = 64, R = 2, h = 128, tau = 8, o = 512.) */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lookupffn.h"
+
+enum { D = 512, P = 512, BLK = 64, R = 2, H = 128, TAU = 8, O = 512, HT = H * TAU };
+
+static int64_t N = 32768;
+static float *u, *w, *zb, *hb, *score, *table, *bias, *out;
+static uint16_t *table16;
+static int32_t *code;
+static void *ws[2];
+static int kernel;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static void run(int64_t r0, int64_t r1, int tid) {
+    const int64_t n = r1 - r0;
+    lffn_status_t st = LFFN_SUCCESS;
+    switch (kernel) {
+    case 0: st = lffn_bh4_project_f32(n, D, P, BLK, R, HT, u + r0 * D, D, w, hb, ws[tid], zb + r0 * HT, HT); break;
+    case 1: st = lffn_hash_code_score_f32(n, H, TAU, zb + r0 * HT, HT, code + r0 * H, H, score + r0 * H, H); break;
+    case 2: st = lffn_gather_accum_f32(n, H, TAU, O, code + r0 * H, H, score + r0 * H, H, table, bias, out + r0 * O, O); break;
+    case 3: st = lffn_gather_accum_bf16(n, H, TAU, O, code + r0 * H, H, score + r0 * H, H, table16, bias, out + r0 * O, O); break;
+    case 4: { /* table conversion: split the table, not rows */
+        const int64_t tn = (int64_t)H * (1 << TAU) * O, a = tn * r0 / N, b = tn * r1 / N;
+        st = lffn_convert_f32_to_bf16(b - a, table + a, table16 + a);
+        break;
+    }
+    }
+    if (st != LFFN_SUCCESS) {
+        fprintf(stderr, "kernel %d failed: %s\n", kernel, lffn_status_str(st));
+        exit(1);
+    }
+}
+
+struct job { int64_t r0, r1; int tid; };
+static void *thread_main(void *p) {
+    struct job *j = p;
+    run(j->r0, j->r1, j->tid);
+    return NULL;
+}
+
+static double time_once(int threads) {
+    double t0 = now();
+    if (threads == 1) {
+        run(0, N, 0);
+    } else {
+        pthread_t th;
+        struct job j1 = {N / 2, N, 1};
+        pthread_create(&th, NULL, thread_main, &j1);
+        run(0, N / 2, 0);
+        pthread_join(th, NULL);
+    }
+    return now() - t0;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median_time(int threads, int reps) {
+    double t[64];
+    time_once(threads); /* warm up */
+    for (int i = 0; i < reps; i++) t[i] = time_once(threads);
+    qsort(t, (size_t)reps, sizeof t[0], cmp);
+    return t[reps / 2];
+}
+
+static float frand(uint64_t *s) {
+    *s ^= *s >> 12; *s ^= *s << 25; *s ^= *s >> 27;
+    return (float)((double)((*s * 0x2545F4914F6CDD1Dull) >> 11) / 4503599627370496.0 - 1.0);
+}
+static float *randv(int64_t n, float scale, uint64_t seed) {
+    float *p = aligned_alloc(64, (size_t)((n * 4 + 63) / 64 * 64));
+    for (int64_t i = 0; i < n; i++) p[i] = frand(&seed) * scale;
+    return p;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && lffn_set_max_isa((lffn_isa_t)atoi(argv[1])) != LFFN_SUCCESS) {
+        fprintf(stderr, "ISA %s not available\n", argv[1]);
+        return 1;
+    }
+    if (argc > 2) N = atoll(argv[2]);
+    int reps = argc > 3 ? atoi(argv[3]) : 7;
+    if (reps < 1) reps = 1;
+    if (reps > 63) reps = 63;
+    const char *isa_names[] = {"scalar", "avx2", "avx512", "avx512_bf16"};
+    printf("lookup-bench: rows %ld, d %d, P %d, b %d, R %d, h %d, tau %d, o %d; ISA %s (cpu %s); median of %d\n",
+           (long)N, D, P, BLK, R, H, TAU, O, isa_names[lffn_get_effective_isa()], isa_names[lffn_cpu_isa()], reps);
+    const int64_t tn = (int64_t)H * (1 << TAU) * O;
+    u = randv(N * D, 2.0f, 1);
+    w = randv((int64_t)R * 4 * P * BLK, 1.7f / 181.0f, 2); /* ~ 1/sqrt(b P): keeps z of order 1 */
+    hb = randv(HT, 0.1f, 3);
+    zb = aligned_alloc(64, (size_t)(N * HT * 4));
+    score = aligned_alloc(64, (size_t)(N * H * 4));
+    code = aligned_alloc(64, (size_t)(N * H * 4));
+    table = randv(tn, 0.05f, 4);
+    table16 = aligned_alloc(64, (size_t)(tn * 2));
+    bias = randv(O, 0.1f, 5);
+    out = aligned_alloc(64, (size_t)(N * O * 4));
+    for (int t = 0; t < 2; t++) ws[t] = aligned_alloc(64, (size_t)lffn_bh4_workspace_size(N, P));
+    lffn_convert_f32_to_bf16(tn, table, table16);
+    memset(out, 0, (size_t)(N * O * 4));
+    memset(zb, 0, (size_t)(N * HT * 4));
+
+    const char *names[] = {"bh4_project_f32", "hash_code_score", "gather_accum_f32", "gather_accum_bf16",
+                           "convert_f32_bf16"};
+    const double flops[] = {(double)N * R * 4 * P * BLK * 2, (double)N * HT * 20, (double)N * H * O * 2,
+                            (double)N * H * O * 2, 0};
+    /* bytes: operands of the kernel (logical table-row reads for the gathers) */
+    const double bytes[] = {(double)N * (D + HT) * 4, (double)N * (HT + 2 * H) * 4,
+                            (double)N * H * (O * 4 + 8) + (double)N * O * 4,
+                            (double)N * H * (O * 2 + 8) + (double)N * O * 4, (double)tn * 6};
+    double sec[5][2];
+    printf("%-18s %8s %11s %9s %9s %11s %9s %9s\n", "kernel", "", "1 thread s", "GFLOP/s", "GB/s", "2 threads s",
+           "GFLOP/s", "GB/s");
+    for (kernel = 0; kernel < 5; kernel++) {
+        for (int th = 1; th <= 2; th++) sec[kernel][th - 1] = median_time(th, reps);
+        printf("%-18s %8s %11.4f %9.1f %9.1f %11.4f %9.1f %9.1f\n", names[kernel], "", sec[kernel][0],
+               flops[kernel] / sec[kernel][0] * 1e-9, bytes[kernel] / sec[kernel][0] * 1e-9, sec[kernel][1],
+               flops[kernel] / sec[kernel][1] * 1e-9, bytes[kernel] / sec[kernel][1] * 1e-9);
+    }
+    for (int th = 0; th < 2; th++) {
+        const double f32 = sec[0][th] + sec[1][th] + sec[2][th], b16 = sec[0][th] + sec[1][th] + sec[3][th];
+        printf("layer (bh4+hash+gather, no LayerNorm), %d thread(s): fp32 table %.4f s, bf16 table %.4f s, "
+               "speed-up %.2fx\n", th + 1, f32, b16, f32 / b16);
+    }
+    return 0;
+}

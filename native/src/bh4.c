@@ -1,0 +1,96 @@
+/* BH4 hash projection (SPEC.md step 2): entry point, checks, dispatch and the portable reference.
+ *
+ * For each repeat r: y = u_pad; for j = 0..3: y <- H . blockdiag(W[r, j]) . y, where block n of W[r, j] is
+ * indexed [out, in] and H is the unnormalised natural-order Walsh-Hadamard matrix; the repeat's result is
+ * 0.7 y + 0.3 u_pad. The concatenation of the repeats is cut to out_dim and the bias is added. */
+#include <stdint.h>
+
+#include "lookup_internal.h"
+
+static int is_pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+
+/* Largest padded width accepted: keeps every index product far from int64 overflow. */
+#define LFFN_BH4_MAX_PADDED_DIM ((int64_t)1 << 24)
+
+int64_t lffn_bh4_workspace_size(int64_t rows, int64_t padded_dim) {
+    if (rows < 0 || !is_pow2(padded_dim) || padded_dim > LFFN_BH4_MAX_PADDED_DIM) return -1;
+    if (rows == 0) return 0;
+    /* three [padded_dim, TILE] fp32 tiles; independent of the ISA and of the row count */
+    return 3 * padded_dim * LFFN_BH4_TILE * (int64_t)sizeof(float);
+}
+
+/* In-place unnormalised fast Walsh-Hadamard transform of x[0..n), natural order. */
+static void fwht_ref(float *x, int64_t n) {
+    for (int64_t h = 1; h < n; h *= 2)
+        for (int64_t i = 0; i < n; i += 2 * h)
+            for (int64_t k = i; k < i + h; k++) {
+                const float a = x[k], b = x[k + h];
+                x[k] = a + b;
+                x[k + h] = a - b;
+            }
+}
+
+void lffn_bh4_project_f32_ref(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats,
+                              int64_t out_dim, const float *u, int64_t ldu, const float *weight,
+                              const float *bias, float *workspace, float *z, int64_t ldz) {
+    const int64_t P = padded_dim, b = block;
+    float *up = workspace, *y = workspace + P, *t = workspace + 2 * P;
+    for (int64_t row = 0; row < rows; row++) {
+        const float *ur = u + row * ldu;
+        float *zr = z + row * ldz;
+        for (int64_t k = 0; k < P; k++) up[k] = k < dim ? ur[k] : 0.0f;
+        for (int64_t r = 0; r < repeats && r * P < out_dim; r++) {
+            for (int64_t k = 0; k < P; k++) y[k] = up[k];
+            for (int64_t j = 0; j < 4; j++) {
+                const float *w = weight + (r * 4 + j) * P * b;
+                for (int64_t n = 0; n < P / b; n++) {
+                    const float *wn = w + n * b * b;
+                    for (int64_t o = 0; o < b; o++) {
+                        float acc = 0.0f;
+                        for (int64_t i = 0; i < b; i++) acc += wn[o * b + i] * y[n * b + i];
+                        t[n * b + o] = acc;
+                    }
+                }
+                fwht_ref(t, P);
+                for (int64_t k = 0; k < P; k++) y[k] = t[k];
+            }
+            const int64_t kmax = out_dim - r * P < P ? out_dim - r * P : P;
+            for (int64_t k = 0; k < kmax; k++) {
+                const float v = 0.7f * y[k] + 0.3f * up[k];
+                zr[r * P + k] = bias ? v + bias[r * P + k] : v;
+            }
+        }
+    }
+}
+
+lffn_status_t lffn_bh4_project_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block,
+                                   int64_t repeats, int64_t out_dim, const float *u, int64_t ldu,
+                                   const float *weight, const float *bias, void *workspace, float *z,
+                                   int64_t ldz) {
+    LFFN_CHECK(rows >= 0 && dim >= 1 && is_pow2(padded_dim) && padded_dim <= LFFN_BH4_MAX_PADDED_DIM);
+    LFFN_CHECK(padded_dim >= dim && padded_dim / 2 < dim); /* P is the next power of two >= dim */
+    LFFN_CHECK(is_pow2(block) && block <= padded_dim);     /* b divides P (P is a power of two) */
+    LFFN_CHECK(repeats >= 1 && repeats <= LFFN_BH4_MAX_PADDED_DIM && out_dim >= 1 &&
+               repeats * padded_dim >= out_dim);
+    LFFN_CHECK(ldu >= dim && ldz >= out_dim);
+    if (rows == 0) return LFFN_SUCCESS;
+    LFFN_CHECK(u && weight && workspace && z);
+    LFFN_CHECK(((uintptr_t)workspace & 63) == 0);
+    float *ws = (float *)workspace;
+    switch (lffn_isa_now()) {
+    case LFFN_ISA_AVX512_BF16:
+    case LFFN_ISA_AVX512:
+        lffn_bh4_project_f32_avx512(rows, dim, padded_dim, block, repeats, out_dim, u, ldu, weight, bias, ws, z,
+                                    ldz);
+        break;
+    case LFFN_ISA_AVX2:
+        lffn_bh4_project_f32_avx2(rows, dim, padded_dim, block, repeats, out_dim, u, ldu, weight, bias, ws, z,
+                                  ldz);
+        break;
+    default:
+        lffn_bh4_project_f32_ref(rows, dim, padded_dim, block, repeats, out_dim, u, ldu, weight, bias, ws, z,
+                                 ldz);
+        break;
+    }
+    return LFFN_SUCCESS;
+}

@@ -1,0 +1,149 @@
+/* fp32 GEMM macro-kernel, AVX2 + FMA: 6 x 16 register tile (12 accumulators + 2 B vectors + 1 broadcast of
+ * the 16 ymm registers); each 32-column panel is swept in two 16-column halves. A sliver of 6 rows is copied
+ * to a stack buffer with a compile-time row stride, as in the AVX-512 path. */
+#include <immintrin.h>
+
+#include "../gemm_internal.h"
+
+#define MR 6
+#define APS (LFFN_GEMM_KC_MAX + 16)
+
+/* erf: Norbert Juffa's float erf (max error ~1 ulp): an odd polynomial up to |x| = 0.927734375, else
+ * 1 - exp(poly(|x|)) with a Cephes exp (|x| clamped to 4, where erf is 1 in float). Then exact GELU. */
+static inline __attribute__((always_inline)) __m256 exp256(__m256 x) { /* x in [-20, 0] */
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 f = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    f = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), f);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(1.9875691500e-4f), f, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(f, f), _mm256_add_ps(f, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+static inline __attribute__((always_inline)) __m256 erf256(__m256 x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 t = _mm256_min_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(4.0f));
+    const __m256 s = _mm256_mul_ps(x, x);
+    /* |x| <= 0.927734375 */
+    __m256 q = _mm256_fmadd_ps(_mm256_set1_ps(-5.96761703e-4f), s, _mm256_set1_ps(4.99119423e-3f));
+    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(-2.67681349e-2f));
+    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(1.12819925e-1f));
+    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(-3.76125336e-1f));
+    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(1.28379166e-1f));
+    const __m256 small = _mm256_fmadd_ps(q, x, x);
+    /* |x| > 0.927734375 */
+    const __m256 t2 = _mm256_mul_ps(t, t);
+    __m256 r = _mm256_fmadd_ps(_mm256_set1_ps(-1.72853470e-5f), t, _mm256_set1_ps(3.83197126e-4f));
+    const __m256 u = _mm256_fmadd_ps(_mm256_set1_ps(-3.88396438e-3f), t, _mm256_set1_ps(2.42546219e-2f));
+    r = _mm256_fmadd_ps(r, t2, u);
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-1.06777877e-1f));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-6.34846687e-1f));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-1.28717512e-1f));
+    r = _mm256_fmsub_ps(r, t, t);
+    const __m256 big = _mm256_or_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), exp256(r)), _mm256_and_ps(sign, x));
+    return _mm256_blendv_ps(small, big, _mm256_cmp_ps(t, _mm256_set1_ps(0.927734375f), _CMP_GT_OQ));
+}
+
+static inline __attribute__((always_inline)) __m256 gelu256(__m256 x) {
+    const __m256 erf = erf256(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)));
+    const __m256 hx = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
+    return _mm256_fmadd_ps(hx, erf, hx);
+}
+
+static inline __m256i lane_mask(int64_t count) { /* lanes < count set */
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const int cnt = count < 0 ? 0 : count > 8 ? 8 : (int)count;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), iota);
+}
+
+void lffn_gelu_f32_avx2(int64_t n, float *x) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu256(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        const __m256i t = lane_mask(n - i);
+        _mm256_maskstore_ps(x + i, t, gelu256(_mm256_maskload_ps(x + i, t)));
+    }
+}
+
+/* C[0:mr, 0:16] (+)= ap[0:mr, 0:kc] . bp[0:kc, 0:16] (B rows 32 floats apart); nr: valid columns (1..16). */
+static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t kc, const float *ap,
+                                                          const float *bp, float *c, int64_t ldc, int64_t nr,
+                                                          const float *bias, int first, int gelu) {
+    __m256 acc0[MR], acc1[MR];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++)
+        if (r < mr) acc0[r] = acc1[r] = _mm256_setzero_ps();
+    for (int64_t kk = 0; kk < kc; kk++) {
+        const __m256 b0 = _mm256_loadu_ps(bp + kk * LFFN_GEMM_NR);
+        const __m256 b1 = _mm256_loadu_ps(bp + kk * LFFN_GEMM_NR + 8);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++) {
+            if (r < mr) {
+                const __m256 av = _mm256_broadcast_ss(ap + r * APS + kk);
+                acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
+                acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
+            }
+        }
+    }
+    const __m256i m0 = lane_mask(nr), m1 = lane_mask(nr - 8);
+    const __m256 bias0 = first && bias ? _mm256_maskload_ps(bias, m0) : _mm256_setzero_ps();
+    const __m256 bias1 = first && bias ? _mm256_maskload_ps(bias + 8, m1) : _mm256_setzero_ps();
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+        if (r < mr) {
+            float *cr = c + r * ldc;
+            __m256 v0, v1;
+            if (first) {
+                v0 = _mm256_add_ps(acc0[r], bias0);
+                v1 = _mm256_add_ps(acc1[r], bias1);
+            } else {
+                v0 = _mm256_add_ps(acc0[r], _mm256_maskload_ps(cr, m0));
+                v1 = _mm256_add_ps(acc1[r], _mm256_maskload_ps(cr + 8, m1));
+            }
+            if (gelu) {
+                v0 = gelu256(v0);
+                v1 = gelu256(v1);
+            }
+            _mm256_maskstore_ps(cr, m0, v0);
+            _mm256_maskstore_ps(cr + 8, m1, v1);
+        }
+    }
+}
+
+#define UK(R) ukernel(R, kc, abuf, half, cc, ldc, nr, bj, first, gelu)
+
+void lffn_gemm_macro_f32_avx2(int64_t m, int64_t n, int64_t kc, const float *a, int64_t lda, const float *bp,
+                              int64_t panel_stride, const float *bias, int first, int last,
+                              lffn_epilogue_t epilogue, float *c, int64_t ldc) {
+    float abuf[MR * APS] __attribute__((aligned(64)));
+    const int gelu = last && epilogue == LFFN_EPILOGUE_GELU;
+    for (int64_t i0 = 0; i0 < m; i0 += MR) {
+        const int mr = m - i0 < MR ? (int)(m - i0) : MR;
+        for (int r = 0; r < mr; r++) {
+            const float *src = a + (i0 + r) * lda;
+            float *dst = abuf + r * APS;
+            int64_t kk = 0;
+            for (; kk + 8 <= kc; kk += 8) _mm256_store_ps(dst + kk, _mm256_loadu_ps(src + kk));
+            for (; kk < kc; kk++) dst[kk] = src[kk];
+        }
+        for (int64_t j0 = 0; j0 < n; j0 += 16) {
+            const int64_t nr = n - j0 < 16 ? n - j0 : 16;
+            const float *half = bp + (j0 / LFFN_GEMM_NR) * panel_stride + (j0 % LFFN_GEMM_NR);
+            const float *bj = bias ? bias + j0 : NULL;
+            float *cc = c + i0 * ldc + j0;
+            switch (mr) {
+            case 6: UK(6); break;
+            case 5: UK(5); break;
+            case 4: UK(4); break;
+            case 3: UK(3); break;
+            case 2: UK(2); break;
+            default: UK(1); break;
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+/* fp32 GEMM macro-kernel, AVX-512: MR x 32 register tile (MR = 14: 28 accumulators + 2 B vectors + 1 broadcast
+ * of the 32 zmm registers). A sliver of MR rows x kc is copied to a stack buffer with a compile-time row
+ * stride (so the broadcasts use immediate offsets and the sliver stays in L1); the micro-kernel then sweeps
+ * every 32-column panel of the B block (in L2). */
+#include <immintrin.h>
+
+#include "../gemm_internal.h"
+
+#define MR 14
+#define APS (LFFN_GEMM_KC_MAX + 16) /* row stride of the packed A sliver, padded off a power of two */
+
+/* erf: Norbert Juffa's float erf (max error ~1 ulp): an odd polynomial up to |x| = 0.927734375, else
+ * 1 - exp(poly(|x|)) with a Cephes exp (|x| clamped to 4, where erf is 1 in float). Then exact GELU. */
+static inline __attribute__((always_inline)) __m512 exp512(__m512 x) { /* x in [-20, 0] */
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    f = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), f);
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500e-4f), f, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(f, f), _mm512_add_ps(f, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+static inline __attribute__((always_inline)) __m512 erf512(__m512 x) {
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    const __m512 t = _mm512_min_ps(_mm512_andnot_ps(sign, x), _mm512_set1_ps(4.0f));
+    const __m512 s = _mm512_mul_ps(x, x);
+    /* |x| <= 0.927734375 */
+    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(-5.96761703e-4f), s, _mm512_set1_ps(4.99119423e-3f));
+    q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(-2.67681349e-2f));
+    q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(1.12819925e-1f));
+    q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(-3.76125336e-1f));
+    q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(1.28379166e-1f));
+    const __m512 small = _mm512_fmadd_ps(q, x, x);
+    /* |x| > 0.927734375 */
+    const __m512 t2 = _mm512_mul_ps(t, t);
+    __m512 r = _mm512_fmadd_ps(_mm512_set1_ps(-1.72853470e-5f), t, _mm512_set1_ps(3.83197126e-4f));
+    const __m512 u = _mm512_fmadd_ps(_mm512_set1_ps(-3.88396438e-3f), t, _mm512_set1_ps(2.42546219e-2f));
+    r = _mm512_fmadd_ps(r, t2, u);
+    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-1.06777877e-1f));
+    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-6.34846687e-1f));
+    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-1.28717512e-1f));
+    r = _mm512_fmsub_ps(r, t, t);
+    const __m512 big = _mm512_or_ps(_mm512_sub_ps(_mm512_set1_ps(1.0f), exp512(r)), _mm512_and_ps(sign, x));
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, _mm512_set1_ps(0.927734375f), _CMP_GT_OQ), small, big);
+}
+
+static inline __attribute__((always_inline)) __m512 gelu512(__m512 x) {
+    const __m512 erf = erf512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
+    const __m512 hx = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
+    return _mm512_fmadd_ps(hx, erf, hx);
+}
+
+void lffn_gelu_f32_avx512(int64_t n, float *x) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, gelu512(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        const __mmask16 t = (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(x + i, t, gelu512(_mm512_maskz_loadu_ps(t, x + i)));
+    }
+}
+
+/* C[0:mr, 0:32] (+)= ap[0:mr, 0:kc] . bp[0:kc, 0:32]; columns outside masks m0 | m1 << 16 are not stored. */
+static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t kc, const float *ap,
+                                                          const float *bp, float *c, int64_t ldc, __mmask16 m0,
+                                                          __mmask16 m1, const float *bias, int first, int gelu) {
+    __m512 acc0[MR], acc1[MR];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++)
+        if (r < mr) acc0[r] = acc1[r] = _mm512_setzero_ps();
+    for (int64_t kk = 0; kk < kc; kk++) {
+        const __m512 b0 = _mm512_loadu_ps(bp + kk * LFFN_GEMM_NR);
+        const __m512 b1 = _mm512_loadu_ps(bp + kk * LFFN_GEMM_NR + 16);
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++) {
+            if (r < mr) {
+                const __m512 av = _mm512_set1_ps(ap[r * APS + kk]);
+                acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
+                acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+            }
+        }
+    }
+    const __m512 bias0 = first && bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+    const __m512 bias1 = first && bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++) {
+        if (r < mr) {
+            float *cr = c + r * ldc;
+            __m512 v0, v1;
+            if (first) {
+                v0 = _mm512_add_ps(acc0[r], bias0);
+                v1 = _mm512_add_ps(acc1[r], bias1);
+            } else {
+                v0 = _mm512_add_ps(acc0[r], _mm512_maskz_loadu_ps(m0, cr));
+                v1 = _mm512_add_ps(acc1[r], _mm512_maskz_loadu_ps(m1, cr + 16));
+            }
+            if (gelu) {
+                v0 = gelu512(v0);
+                v1 = gelu512(v1);
+            }
+            _mm512_mask_storeu_ps(cr, m0, v0);
+            _mm512_mask_storeu_ps(cr + 16, m1, v1);
+        }
+    }
+}
+
+#define UK(R) ukernel(R, kc, abuf, panel, cc, ldc, m0, m1, bj, first, gelu)
+
+void lffn_gemm_macro_f32_avx512(int64_t m, int64_t n, int64_t kc, const float *a, int64_t lda, const float *bp,
+                                int64_t panel_stride, const float *bias, int first, int last,
+                                lffn_epilogue_t epilogue, float *c, int64_t ldc) {
+    float abuf[MR * APS] __attribute__((aligned(64)));
+    const int gelu = last && epilogue == LFFN_EPILOGUE_GELU;
+    const int64_t kmain = kc & ~(int64_t)15;
+    const __mmask16 ktail = (__mmask16)((1u << (kc - kmain)) - 1u);
+    for (int64_t i0 = 0; i0 < m; i0 += MR) {
+        const int mr = m - i0 < MR ? (int)(m - i0) : MR;
+        for (int r = 0; r < mr; r++) {
+            const float *src = a + (i0 + r) * lda;
+            float *dst = abuf + r * APS;
+            for (int64_t kk = 0; kk < kmain; kk += 16) _mm512_store_ps(dst + kk, _mm512_loadu_ps(src + kk));
+            if (ktail) _mm512_mask_storeu_ps(dst + kmain, ktail, _mm512_maskz_loadu_ps(ktail, src + kmain));
+        }
+        for (int64_t j0 = 0; j0 < n; j0 += LFFN_GEMM_NR) {
+            const int64_t nr = n - j0;
+            const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
+            const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1u);
+            const float *panel = bp + (j0 / LFFN_GEMM_NR) * panel_stride;
+            const float *bj = bias ? bias + j0 : NULL;
+            float *cc = c + i0 * ldc + j0;
+            switch (mr) {
+            case 14: UK(14); break;
+            case 13: UK(13); break;
+            case 12: UK(12); break;
+            case 11: UK(11); break;
+            case 10: UK(10); break;
+            case 9: UK(9); break;
+            case 8: UK(8); break;
+            case 7: UK(7); break;
+            case 6: UK(6); break;
+            case 5: UK(5); break;
+            case 4: UK(4); break;
+            case 3: UK(3); break;
+            case 2: UK(2); break;
+            default: UK(1); break;
+            }
+        }
+    }
+}

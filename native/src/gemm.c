@@ -6,7 +6,7 @@
  *
  * Blocking (the loops here; the macro-kernels in x86/gemm_*.c do the inner two):
  *   for ic in M by MC            A block stays in L2/L3 across the column blocks
- *     for jc in N by NC          B block [KC, NC] (<= 256 KiB) stays in L2 across the row slivers
+ *     for jc in N by NC          B block [KC, NC] (<= 512 KiB) stays in L2 across the row slivers
  *       for pc in K by KC        C block [MC, NC] is revisited once per K block
  *         macro-kernel: for each MR-row sliver of A (packed on the stack, stays in L1):
  *                         for each 32-column panel: register-tile micro-kernel. */
@@ -21,7 +21,7 @@
 #define LFFN_GEMM_NC 256 /* columns per N block, a multiple of 32 */
 #endif
 #ifndef LFFN_GEMM_KC
-#define LFFN_GEMM_KC 256 /* target K block (<= LFFN_GEMM_KC_MAX); K is split into equal blocks */
+#define LFFN_GEMM_KC 512 /* target K block (<= LFFN_GEMM_KC_MAX); K is split into equal blocks */
 #endif
 /* unpacked lffn_gemm_f32: B blocks are packed on the fly into a stack buffer of UKC x UNC floats (32 KiB) */
 #define LFFN_GEMM_UKC 128

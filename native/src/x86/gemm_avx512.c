@@ -71,7 +71,12 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t 
     __m512 acc0[MR], acc1[MR];
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++)
-        if (r < mr) acc0[r] = acc1[r] = _mm512_setzero_ps();
+        if (r < mr) {
+            acc0[r] = acc1[r] = _mm512_setzero_ps();
+            /* the tile's lines are usually cold: fetch them for writing while the k loop runs */
+            __builtin_prefetch(c + r * ldc, 1, 3);
+            __builtin_prefetch(c + r * ldc + 16, 1, 3);
+        }
     for (int64_t kk = 0; kk < kc; kk++) {
         const __m512 b0 = _mm512_loadu_ps(bp + kk * LFFN_GEMM_NR);
         const __m512 b1 = _mm512_loadu_ps(bp + kk * LFFN_GEMM_NR + 16);

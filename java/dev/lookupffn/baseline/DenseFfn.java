@@ -1,0 +1,163 @@
+package dev.lookupffn.baseline;
+
+import dev.lookupffn.LookupFfnException.ShapeException;
+import dev.lookupffn.ffi.Kernels;
+import dev.lookupffn.parallel.WorkerPool;
+import dev.lookupffn.tensor.DType;
+import dev.lookupffn.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+
+/**
+ * The dense feed-forward block LookupFFN replaces: {@code LayerNorm → x·W1ᵀ + b1 → GELU(erf) → ·W2ᵀ + b2}
+ * (nn.Linear layouts: W1 [f, d], W2 [o, f]). Two backends on the same memory and thread count: our packed GEMM
+ * (rows split over the {@link WorkerPool}, GELU fused into the first GEMM) and oneDNN's matmul primitive (GELU
+ * as a post-op, weights reordered once, its OpenMP pool pinned to the same thread count), in f32 or bf16.
+ *
+ * <p>The oneDNN primitives are created for a fixed batch size ({@code rows}); the own backend takes any batch.
+ * Thread safety: the own backend may be shared by threads; a oneDNN instance serves one thread at a time.
+ */
+public final class DenseFfn implements AutoCloseable {
+    public enum Backend {
+        OWN,
+        ONEDNN,
+        ONEDNN_BF16
+    }
+
+    /** The parameters; any float dtype, copied at creation. */
+    public record Weights(Tensor lnWeight, Tensor lnBias, Tensor w1, Tensor b1, Tensor w2, Tensor b2) {}
+
+    /** Rows per tile of the own backend: large enough for GEMM efficiency, small enough for L2/L3. */
+    static final int TILE_ROWS = 512;
+
+    private final Backend backend;
+    private final long d, f, o, rows;
+    private final float eps;
+    private final Arena arena;
+    private final MemorySegment lnWeight, lnBias, b1, b2;
+    private final MemorySegment packedW1, packedW2;      // own backend
+    private final OneDnn.Matmul first, second;           // oneDNN backends
+    private final MemorySegment lnAll, hiddenAll;        // oneDNN intermediates [rows, d], [rows, f]
+    private final ThreadLocal<MemorySegment[]> scratch;  // own backend: {ln [T, d], hidden [T, f]}
+
+    private DenseFfn(Backend backend, Weights w, float eps, long rows) {
+        this.backend = backend;
+        this.eps = eps;
+        this.rows = rows;
+        d = w.lnWeight().dim(0);
+        f = w.w1().dim(0);
+        o = w.w2().dim(0);
+        check(w);
+        arena = Arena.ofShared();
+        try {
+            lnWeight = copy(w.lnWeight());
+            lnBias = copy(w.lnBias());
+            b1 = copy(w.b1());
+            b2 = copy(w.b2());
+            MemorySegment w1 = copy(w.w1()), w2 = copy(w.w2());
+            if (backend == Backend.OWN) {
+                packedW1 = arena.allocate(Kernels.gemmPackBSize(f, d), Tensor.ALIGNMENT);
+                Kernels.gemmPackB(f, d, w1, d, true, packedW1);
+                packedW2 = arena.allocate(Kernels.gemmPackBSize(o, f), Tensor.ALIGNMENT);
+                Kernels.gemmPackB(o, f, w2, f, true, packedW2);
+                first = second = null;
+                lnAll = hiddenAll = null;
+            } else {
+                if (rows < 1) throw new ShapeException("oneDNN primitives need a fixed batch size >= 1, got " + rows);
+                OneDnn dnn = OneDnn.get();
+                boolean bf16 = backend == Backend.ONEDNN_BF16;
+                first = dnn.matmul(rows, f, d, w1, b1, true, bf16);
+                second = dnn.matmul(rows, o, f, w2, b2, false, bf16);
+                lnAll = arena.allocate(rows * d * 4, Tensor.ALIGNMENT);
+                hiddenAll = arena.allocate(rows * f * 4, Tensor.ALIGNMENT);
+                packedW1 = packedW2 = null;
+            }
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
+        scratch = ThreadLocal.withInitial(() -> new MemorySegment[] {
+                arena.allocate(TILE_ROWS * d * 4, Tensor.ALIGNMENT), arena.allocate(TILE_ROWS * f * 4, Tensor.ALIGNMENT)});
+    }
+
+    /** A dense FFN on our GEMM (any batch size). */
+    public static DenseFfn own(Weights w, float eps) {
+        return new DenseFfn(Backend.OWN, w, eps, 0);
+    }
+
+    /** A dense FFN on oneDNN for batches of exactly {@code rows} rows. */
+    public static DenseFfn oneDnn(Weights w, float eps, long rows, boolean bf16) {
+        return new DenseFfn(bf16 ? Backend.ONEDNN_BF16 : Backend.ONEDNN, w, eps, rows);
+    }
+
+    private void check(Weights w) {
+        if (w.lnWeight().rank() != 1 || d < 1) throw new ShapeException("LayerNorm.weight should be [d], got " + shape(w.lnWeight()));
+        if (w.lnBias().rank() != 1 || w.lnBias().dim(0) != d) throw new ShapeException("LayerNorm.bias should be [" + d + "], got " + shape(w.lnBias()));
+        if (w.w1().rank() != 2 || w.w1().dim(1) != d) throw new ShapeException("W1 should be [f, " + d + "], got " + shape(w.w1()));
+        if (w.b1().rank() != 1 || w.b1().dim(0) != f) throw new ShapeException("b1 should be [" + f + "], got " + shape(w.b1()));
+        if (w.w2().rank() != 2 || w.w2().dim(1) != f) throw new ShapeException("W2 should be [o, " + f + "], got " + shape(w.w2()));
+        if (w.b2().rank() != 1 || w.b2().dim(0) != o) throw new ShapeException("b2 should be [" + o + "], got " + shape(w.b2()));
+        if (!(eps >= 0)) throw new ShapeException("LayerNorm eps must be >= 0, got " + eps);
+    }
+
+    private static String shape(Tensor t) {
+        return Arrays.toString(t.shape());
+    }
+
+    private MemorySegment copy(Tensor t) {
+        MemorySegment out = arena.allocate(t.elementCount() * 4, Tensor.ALIGNMENT);
+        if (t.dtype() == DType.F32) MemorySegment.copy(t.segment(), 0, out, 0, t.byteSize());
+        else for (long i = 0; i < t.elementCount(); i++) out.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, t.getFloat(i));
+        return out;
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    /** FLOPs of one row: the two GEMMs (2·d·f + 2·f·o); LayerNorm, bias and GELU are not counted. */
+    public double flopsPerRow() {
+        return 2.0 * d * f + 2.0 * f * o;
+    }
+
+    /** out [B, o] = FFN(x [B, d]); the own backend splits rows over the pool, oneDNN uses pool.threads() threads. */
+    public void forward(Tensor x, Tensor out, WorkerPool pool) {
+        x.requireDType(DType.F32);
+        out.requireDType(DType.F32);
+        if (x.rank() != 2 || x.dim(1) != d) throw new ShapeException("input should be [B, " + d + "], got " + shape(x));
+        long b = x.dim(0);
+        if (out.rank() != 2 || out.dim(0) != b || out.dim(1) != o)
+            throw new ShapeException("output should be [" + b + ", " + o + "], got " + shape(out));
+        if (!arena.scope().isAlive()) throw new IllegalStateException("dense FFN is closed");
+        MemorySegment xs = x.segment(), os = out.segment();
+        if (backend == Backend.OWN) {
+            pool.forRanges(b, 16, (worker, start, end) -> ownRows(xs, os, start, end));
+            return;
+        }
+        if (b != rows) throw new ShapeException("this oneDNN dense FFN was built for " + rows + " rows, got " + b);
+        pool.forRanges(b, 16, (worker, start, end) -> Kernels.layerNorm(end - start, d, xs.asSlice(start * d * 4, (end - start) * d * 4),
+                d, lnWeight, lnBias, eps, lnAll.asSlice(start * d * 4, (end - start) * d * 4), d));
+        OneDnn.get().setNumThreads(pool.threads());
+        first.execute(lnAll, hiddenAll);
+        second.execute(hiddenAll, os);
+    }
+
+    private void ownRows(MemorySegment x, MemorySegment out, long start, long end) {
+        MemorySegment[] s = scratch.get();
+        MemorySegment ln = s[0], hidden = s[1];
+        for (long r = start; r < end; r += TILE_ROWS) {
+            long n = Math.min(TILE_ROWS, end - r);
+            Kernels.layerNorm(n, d, x.asSlice(r * d * 4, n * d * 4), d, lnWeight, lnBias, eps, ln, d);
+            Kernels.gemmPacked(n, f, d, ln, d, packedW1, b1, Kernels.Epilogue.GELU, hidden, f);
+            Kernels.gemmPacked(n, o, f, hidden, f, packedW2, b2, Kernels.Epilogue.NONE, out.asSlice(r * o * 4, n * o * 4), o);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (first != null) first.close();
+        if (second != null) second.close();
+        if (arena != null && arena.scope().isAlive()) arena.close();
+    }
+}

@@ -1,0 +1,109 @@
+package dev.lookupffn.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
+import org.knowm.xchart.style.Styler;
+
+/** Writes a benchmark result as a table, as JSON and as a PNG bar chart. */
+public final class BenchReport {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private BenchReport() {}
+
+    public static void printTable(FfnBenchmark.Result r, PrintWriter out) {
+        var c = r.config();
+        out.printf("LookupFFN vs dense FFN: %d tokens, d %d, FFN %d, %d tables x %d rows (tau %d), BH4 block %d, %d thread(s)%n",
+                c.tokens(), c.dim(), c.ffn(), c.tables(), 1L << c.tau(), c.tau(), c.block(), c.threads());
+        out.printf("%s | %s | oneDNN %s | %s%n", r.machine().get("cpu"), r.machine().get("isa"), r.machine().get("onednn"),
+                r.machine().get("jdk"));
+        out.printf("median of %d interleaved repetitions after %d warm-up%n%n", c.repetitions(), c.warmup());
+        out.printf("%-18s %-5s %10s %10s %10s %12s %9s %12s%n", "name", "dtype", "median s", "min s", "max s", "tokens/s",
+                "GFLOP/s", "vs oneDNN");
+        for (var row : r.rows())
+            out.printf("%-18s %-5s %10.4f %10.4f %10.4f %12.0f %9.1f %11.2fx%n", row.name(), row.dtype(), row.medianS(),
+                    row.minS(), row.maxS(), row.tokensPerS(), row.gflopPerS(), row.speedupVsOnednn());
+        var f32 = r.row("lookupffn");
+        var bf16 = r.row("lookupffn-bf16");
+        if (f32 != null && bf16 != null)
+            out.printf("%nlookupffn-bf16 is %.2fx the fp32 lookupffn%n", f32.medianS() / bf16.medianS());
+        for (String w : r.warnings()) out.println("warning: " + w);
+        out.flush();
+    }
+
+    public static ObjectNode toJson(FfnBenchmark.Result r) {
+        ObjectNode root = JSON.createObjectNode();
+        var c = r.config();
+        ObjectNode config = root.putObject("config");
+        config.put("tokens", c.tokens()).put("dim", c.dim()).put("ffn_dim", c.ffn()).put("tables", c.tables())
+                .put("table_rows", 1L << c.tau()).put("tau", c.tau()).put("bh4_block", c.block()).put("threads", c.threads())
+                .put("repetitions", c.repetitions()).put("warmup", c.warmup()).put("dtypes", c.dtypes()).put("seed", c.seed());
+        ObjectNode machine = root.putObject("machine");
+        r.machine().forEach((k, v) -> machine.put(k, String.valueOf(v)));
+        ArrayNode rows = root.putArray("rows");
+        for (var row : r.rows()) {
+            ObjectNode o = rows.addObject();
+            o.put("name", row.name()).put("dtype", row.dtype()).put("median_s", row.medianS()).put("min_s", row.minS())
+                    .put("max_s", row.maxS()).put("tokens_per_s", row.tokensPerS()).put("gflop_per_s", row.gflopPerS());
+            if (Double.isNaN(row.speedupVsOnednn())) o.putNull("speedup_vs_onednn");
+            else o.put("speedup_vs_onednn", row.speedupVsOnednn());
+            ArrayNode s = o.putArray("seconds");
+            for (double t : row.seconds()) s.add(t);
+        }
+        ArrayNode warnings = root.putArray("warnings");
+        r.warnings().forEach(warnings::add);
+        return root;
+    }
+
+    /** Writes JSON atomically (temp file, then rename). */
+    public static void writeJson(ObjectNode json, Path path) throws IOException {
+        Path tmp = tempBeside(path, ".tmp");
+        try {
+            JSON.writeValue(tmp.toFile(), json);
+            Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** A bar chart of throughput (tokens/s) per candidate, with the speedup over oneDNN in the title. */
+    public static void writeChart(FfnBenchmark.Result r, Path path) throws IOException {
+        System.setProperty("java.awt.headless", "true");
+        var c = r.config();
+        CategoryChart chart = new CategoryChartBuilder().width(900).height(520)
+                .title(String.format("LookupFFN vs dense FFN — %d tokens, d %d, %d threads", c.tokens(), c.dim(), c.threads()))
+                .xAxisTitle("implementation").yAxisTitle("tokens / s (median)").build();
+        chart.getStyler().setLegendVisible(false);
+        chart.getStyler().setLabelsVisible(true);
+        chart.getStyler().setChartTitleBoxVisible(false);
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
+        chart.getStyler().setLabelsFontColorAutomaticEnabled(true);
+        List<String> names = r.rows().stream().map(row -> Double.isNaN(row.speedupVsOnednn()) ? row.name()
+                : String.format("%s (%.2fx)", row.name(), row.speedupVsOnednn())).toList();
+        List<Double> values = r.rows().stream().map(FfnBenchmark.Row::tokensPerS).toList();
+        chart.addSeries("tokens/s", names, values);
+        Path tmp = tempBeside(path, ".png"); // XChart appends .png to names without it
+        try {
+            BitmapEncoder.saveBitmap(chart, tmp.toString(), BitmapEncoder.BitmapFormat.PNG);
+            Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    static Path tempBeside(Path path, String suffix) throws IOException {
+        Path dir = path.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        return Files.createTempFile(dir, "." + path.getFileName() + ".", suffix);
+    }
+}

@@ -1,0 +1,111 @@
+package dev.lookupffn.cli;
+
+import dev.lookupffn.bench.BenchReport;
+import dev.lookupffn.bench.FfnBenchmark;
+import dev.lookupffn.parallel.WorkerPool;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"LookupFFN against the dense FFN it replaces (our GEMM and oneDNN), side by side, interleaved.",
+                "Defaults: the paper's configuration (32768 tokens, d 512, FFN 2048, 128 tables x 256 rows, BH4 block 64, fp32, all cores)."})
+final class BenchCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--tokens", defaultValue = "32768", description = "Tokens per batch (default: ${DEFAULT-VALUE}).")
+    long tokens;
+
+    @Option(names = "--dim", defaultValue = "512", description = "Model width d (default: ${DEFAULT-VALUE}).")
+    long dim;
+
+    @Option(names = "--ffn", defaultValue = "2048", description = "Dense FFN hidden width (default: ${DEFAULT-VALUE}).")
+    long ffn;
+
+    @Option(names = "--tables", defaultValue = "128", description = "LookupFFN tables h (default: ${DEFAULT-VALUE}).")
+    long tables;
+
+    @Option(names = "--table-rows", defaultValue = "256", description = "Rows per table, a power of two (default: ${DEFAULT-VALUE}).")
+    long tableRows;
+
+    @Option(names = "--block", defaultValue = "64", description = "BH4 block size (default: ${DEFAULT-VALUE}).")
+    long block;
+
+    @Option(names = "--threads", description = "Threads for every candidate (default: all cores).")
+    Integer threads;
+
+    @Option(names = "--repetitions", defaultValue = "7", description = "Timed repetitions per candidate (default: ${DEFAULT-VALUE}).")
+    int repetitions;
+
+    @Option(names = "--warmup", defaultValue = "2", description = "Untimed warm-up rounds (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--dtype", defaultValue = "f32", description = "f32, bf16 or all (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of the random weights and inputs.")
+    long seed;
+
+    @Option(names = "--quick", description = "A small run (4096 tokens, 3 repetitions, 1 warm-up) that finishes in seconds.")
+    boolean quick;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Write the raw numbers as JSON.")
+    Path json;
+
+    @Option(names = "--chart", paramLabel = "FILE.png", description = "Write a PNG bar chart.")
+    Path chart;
+
+    @Option(names = "--no-progress", description = "Do not show the progress bar.")
+    boolean noProgress;
+
+    @Option(names = "--verbose", description = "Show stack traces on errors.")
+    boolean verbose;
+
+    @Override
+    public Integer call() throws Exception {
+        if (Long.bitCount(tableRows) != 1 || tableRows < 2)
+            throw new ParameterException(spec.commandLine(), "--table-rows must be a power of two >= 2, got " + tableRows);
+        if (threads != null && threads < 1) throw new ParameterException(spec.commandLine(), "--threads must be >= 1");
+        if (quick) {
+            if (!spec.commandLine().getParseResult().hasMatchedOption("--tokens")) tokens = 4096;
+            if (!spec.commandLine().getParseResult().hasMatchedOption("--repetitions")) repetitions = 3;
+            if (!spec.commandLine().getParseResult().hasMatchedOption("--warmup")) warmup = 1;
+        }
+        int tau = Long.numberOfTrailingZeros(tableRows);
+        FfnBenchmark.Config config;
+        try {
+            config = new FfnBenchmark.Config(tokens, dim, ffn, tables, tau, block,
+                    threads == null ? WorkerPool.defaultThreads() : threads, repetitions, warmup, dtype.toLowerCase(), seed);
+        } catch (RuntimeException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        int steps = (config.warmup() + config.repetitions()) * FfnBenchmark.candidateCount(config);
+        FfnBenchmark.Result result;
+        if (noProgress) result = FfnBenchmark.run(config, step -> {});
+        else {
+            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("bench").setInitialMax(steps)
+                    .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(System.err)).build()) {
+                result = FfnBenchmark.run(config, bar::stepBy);
+            }
+        }
+        BenchReport.printTable(result, spec.commandLine().getOut());
+        if (json != null) {
+            BenchReport.writeJson(BenchReport.toJson(result), json);
+            spec.commandLine().getErr().println("wrote " + json);
+        }
+        if (chart != null) {
+            BenchReport.writeChart(result, chart);
+            spec.commandLine().getErr().println("wrote " + chart);
+        }
+        return 0;
+    }
+}

@@ -145,6 +145,57 @@ LFFN_API lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, con
                                             const float *packed_b, const float *bias, lffn_epilogue_t epilogue,
                                             float *c, int64_t ldc);
 
+/* ---- packed tables for the gather (load-time layout, like GEMM's packed B) ----
+ * The packed form splits the [tables * 2^tau, out_dim] table matrix into column chunks of C columns (C = 32
+ * for fp32 and bf16) and stores each (chunk, table) slice contiguously: [ceil(out_dim / C)][tables][2^tau][C],
+ * the tail chunk zero-padded. bf16 elements are permuted inside each 32-column block (value 2i is column i,
+ * value 2i+1 column 16 + i) so that widening is one shift or mask. The layout is private to the library: only
+ * lffn_tables_pack_f32 writes it and only the functions below read it; it does not depend on the ISA.
+ * Bytes of the packed form of `tables` tables of 2^tau rows of width out_dim, in bf16 when bf16 != 0 (else
+ * fp32); -1 for invalid sizes. */
+LFFN_API int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, int32_t bf16);
+
+/* Packs table ([tables * 2^tau, out_dim] fp32, row-major) once, converting to bf16 (round to nearest even)
+ * when bf16 != 0. table: borrowed, read; packed: borrowed, written, lffn_tables_pack_size bytes, 64-byte
+ * aligned. */
+LFFN_API lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float *table,
+                                            int32_t bf16, void *packed);
+
+/* As lffn_gather_accum_f32 (bf16 == 0) or lffn_gather_accum_bf16 (bf16 != 0) with the table given packed
+ * by lffn_tables_pack_f32 with the same tables, tau, out_dim and bf16. Made for many rows per call (each
+ * table slice is brought into cache once per call and reused by every row). code: borrowed, read [rows,
+ * tables], each in [0, 2^tau) (else LFFN_INVALID_ARGUMENTS, nothing read out of bounds); score: borrowed,
+ * read [rows, tables]; packed: borrowed, read, 64-byte aligned; bias: borrowed, read [out_dim], may be NULL;
+ * out: borrowed, written [rows, out_dim], ld ldout. */
+LFFN_API lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim,
+                                                const int32_t *code, int64_t ldcode, const float *score,
+                                                int64_t ldscore, const void *packed, int32_t bf16,
+                                                const float *bias, float *out, int64_t ldout);
+
+/* ---- the whole LookupFFN layer with a BH4 projection (SPEC.md steps 1-4) ----
+ * Bytes of scratch lffn_lookupffn_forward_f32 needs for `rows` rows (it is capped: beyond some row count
+ * the kernel works in tiles and the size stops growing); -1 for invalid sizes. */
+LFFN_API int64_t lffn_lookupffn_workspace_size(int64_t rows, int64_t dim, int64_t padded_dim, int64_t tables,
+                                               int64_t tau);
+
+/* out[r, :] = gather(hash(BH4(LayerNorm(x[r, :])))) for each row: LayerNorm (ln_weight, ln_bias, eps,
+ * biased variance), then the BH4 projection to tables * tau values (as lffn_bh4_project_f32 with out_dim =
+ * tables * tau), code and score per table (as lffn_hash_code_score_f32) and the gather-accumulate over the
+ * packed tables (as lffn_gather_accum_packed). dim, padded_dim, block, repeats as lffn_bh4_project_f32;
+ * tables, tau, out_dim as lffn_tables_pack_f32. The intermediates never leave the workspace. Call with many
+ * rows (thousands) per thread: the gather reuses each table slice across all rows of a call's tile.
+ * x: borrowed, read [rows, dim], ld ldx; ln_weight, ln_bias: borrowed, read [dim]; proj_weight: borrowed,
+ * read [repeats, 4, P/b, b, b]; proj_bias: borrowed, read [tables * tau], may be NULL; packed_tables:
+ * borrowed, read (lffn_tables_pack_f32 with the same bf16), 64-byte aligned; bias: borrowed, read [out_dim],
+ * may be NULL; workspace: borrowed, scratch of lffn_lookupffn_workspace_size bytes, 64-byte aligned, one per
+ * concurrent call; out: borrowed, written [rows, out_dim], ld ldout (must not alias x). */
+LFFN_API lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block,
+                                                  int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim,
+                                                  const float *x, int64_t ldx, const float *ln_weight,
+                                                  const float *ln_bias, float eps, const float *proj_weight,
+                                                  const float *proj_bias, const void *packed_tables, int32_t bf16,
+                                                  const float *bias, void *workspace, float *out, int64_t ldout);
+
 #ifdef __cplusplus
 }
 #endif

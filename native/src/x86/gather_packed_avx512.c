@@ -1,0 +1,147 @@
+/* Weighted gather-accumulate over packed tables, AVX-512.
+ *
+ * Packed layout (gather.c): [chunk][table][2^tau][C]; a (chunk, table) slice is contiguous, so a group of
+ * G tables' slices is one contiguous G * 2^tau * C block that maps evenly onto the L2 sets (the unpacked
+ * table's 2 KiB row stride does not). Loop order: chunk, table group (G chosen so the group's slice fits a
+ * fixed L2 budget), then every row of the call in micro-tiles of NR rows whose NR x C output block lives in
+ * zmm registers over the G tables: the output is read and written once per group, the slice once per call.
+ * The table rows of the next micro-tile are prefetched into L1 while the current one is summed.
+ *
+ * bf16: a 64-byte load holds 32 columns permuted at pack time (value 2i = column i, 2i+1 = column 16+i), so
+ * a 16-bit left shift of each 32-bit lane gives columns 0..15 and masking the low half gives 16..31, in
+ * natural order: no shuffles at all. Products and sums are fp32 (bf16 -> fp32 widening is exact). */
+#include <immintrin.h>
+
+#include "../lookup_internal.h"
+
+#define CF LFFN_PACK_C_F32
+#define CB LFFN_PACK_C_BF16
+#define NVF (CF / 16) /* zmm accumulators per row, fp32 */
+#define NVB (CB / 16) /* zmm accumulators per row, bf16 */
+_Static_assert(CF % 16 == 0 && CB % 32 == 0, "packed chunk widths");
+
+/* Rows per micro-tile (NR x NV accumulators must fit the 32 zmm with room for loads). */
+#ifndef PG_NR_F32
+#define PG_NR_F32 (NVF >= 4 ? 4 : NVF == 2 ? 8 : 12)
+#endif
+#ifndef PG_NR_BF16
+#define PG_NR_BF16 (NVB >= 4 ? 4 : 8)
+#endif
+/* L2 bytes for one table group's slice (the rest of the 1 MiB L2 holds the streaming output, codes, scores). */
+#ifndef PG_GROUP_BYTES
+#define PG_GROUP_BYTES ((int64_t)512 << 10)
+#endif
+#ifndef PG_PREFETCH
+#define PG_PREFETCH 1
+#endif
+
+static int64_t group_tables(int64_t tables, int64_t tau, int64_t row_bytes) {
+    int64_t g = PG_GROUP_BYTES / (((int64_t)1 << tau) * row_bytes);
+    if (g < 1) g = 1;
+    if (g >= tables) return tables;
+    const int64_t ngroups = (tables + g - 1) / g;
+    return (tables + ngroups - 1) / ngroups; /* balanced groups */
+}
+
+static inline __mmask16 col_mask(int64_t n) { /* first n of 16 lanes */
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+/* One micro-tile: rows r..r+NR-1, tables g0..g0+g-1 of one chunk. cr/sr point at (row r, table g0);
+ * slice at (chunk, table g0); o at (row r, chunk column 0). nc: valid columns of the chunk. */
+#define DEFINE_TILE(NAME, NR, NV, ELEM, BODY)                                                                  \
+    static inline __attribute__((always_inline)) void NAME(                                                  \
+        const int masked, const int first, const int pf, int64_t nc, int64_t tau, const int32_t *cr,         \
+        int64_t crs, int64_t cks, const float *sr, int64_t srs, int64_t sks, const ELEM *slice, int64_t g,    \
+        const float *bias, float *o, int64_t ldout) {                                                         \
+        __m512 acc[NR][NV];                                                                                   \
+        for (int i = 0; i < NR; i++)                                                                          \
+            for (int v = 0; v < NV; v++) {                                                                    \
+                const float *src = first ? bias + 16 * v : o + i * ldout + 16 * v;                            \
+                if (first && !bias) acc[i][v] = _mm512_setzero_ps();                                          \
+                else if (masked) acc[i][v] = _mm512_maskz_loadu_ps(col_mask(nc - 16 * v), src);              \
+                else acc[i][v] = _mm512_loadu_ps(src);                                                        \
+            }                                                                                                 \
+        const int64_t tstride = ((int64_t)1 << tau) * (int64_t)(NV * 16);                                     \
+        for (int64_t k = 0; k < g; k++) {                                                                     \
+            const ELEM *tk = slice + k * tstride;                                                             \
+            if (pf)                                                                                           \
+                for (int i = 0; i < NR; i++) {                                                                \
+                    const char *p = (const char *)(tk + (int64_t)cr[(NR + i) * crs + k * cks] * (NV * 16));   \
+                    for (int l = 0; l < (int)(NV * 16 * sizeof(ELEM)); l += 64) _mm_prefetch(p + l, _MM_HINT_T0); \
+                }                                                                                             \
+            for (int i = 0; i < NR; i++) {                                                                    \
+                const ELEM *t = tk + (int64_t)cr[i * crs + k * cks] * (NV * 16);                              \
+                const __m512 s = _mm512_set1_ps(sr[i * srs + k * sks]);                                       \
+                BODY                                                                                          \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (int i = 0; i < NR; i++)                                                                          \
+            for (int v = 0; v < NV; v++) {                                                                    \
+                if (masked) _mm512_mask_storeu_ps(o + i * ldout + 16 * v, col_mask(nc - 16 * v), acc[i][v]); \
+                else _mm512_storeu_ps(o + i * ldout + 16 * v, acc[i][v]);                                     \
+            }                                                                                                 \
+    }
+
+#define F32_BODY                                                                                             \
+    for (int v = 0; v < NVF; v++) acc[i][v] = _mm512_fmadd_ps(s, _mm512_load_ps(t + 16 * v), acc[i][v]);
+#define BF16_BODY                                                                                            \
+    for (int h = 0; h < NVB / 2; h++) {                                                                      \
+        const __m512i x = _mm512_load_si512((const void *)(t + 32 * h));                                     \
+        const __m512 lo = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));                                     \
+        const __m512 hi = _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32((int)0xFFFF0000u)));      \
+        acc[i][2 * h] = _mm512_fmadd_ps(s, lo, acc[i][2 * h]);                                               \
+        acc[i][2 * h + 1] = _mm512_fmadd_ps(s, hi, acc[i][2 * h + 1]);                                       \
+    }
+
+DEFINE_TILE(f32_tile_n, PG_NR_F32, NVF, float, F32_BODY)
+DEFINE_TILE(f32_tile_1, 1, NVF, float, F32_BODY)
+DEFINE_TILE(bf16_tile_n, PG_NR_BF16, NVB, uint16_t, BF16_BODY)
+DEFINE_TILE(bf16_tile_1, 1, NVB, uint16_t, BF16_BODY)
+
+/* The loops shared by both element types: chunk, group, row micro-tiles (prefetching the next tile's rows
+ * when it exists), then single rows. */
+#define GATHER_LOOPS(ELEM, C, NR, TILE_N, TILE_1)                                                             \
+    const ELEM *pk = (const ELEM *)packed;                                                                   \
+    const int64_t trows = tables << tau;                                                                     \
+    const int64_t G = group_tables(tables, tau, (int64_t)(C * sizeof(ELEM)));                                \
+    for (int64_t c0 = 0; c0 < out_dim; c0 += C) {                                                            \
+        const int64_t nc = out_dim - c0 < C ? out_dim - c0 : C;                                              \
+        const int masked = nc < C;                                                                           \
+        const ELEM *chunk = pk + (c0 / C) * trows * C;                                                       \
+        for (int64_t g0 = 0; g0 < tables; g0 += G) {                                                         \
+            const int64_t g = tables - g0 < G ? tables - g0 : G;                                             \
+            const int first = g0 == 0;                                                                       \
+            const ELEM *slice = chunk + (g0 << tau) * C;                                                     \
+            const float *bb = bias ? bias + c0 : NULL;                                                       \
+            int64_t r = 0;                                                                                   \
+            for (; r + NR <= rows; r += NR) {                                                                \
+                const int pf = PG_PREFETCH && r + 2 * NR <= rows;                                            \
+                const int32_t *cr = code + r * code_rs + g0 * code_ks;                                       \
+                const float *sr = score + r * score_rs + g0 * score_ks;                                      \
+                float *o = out + r * ldout + c0;                                                             \
+                /* constant flags so each variant is specialised */                                          \
+                if (masked) {                                                                                \
+                    if (first) TILE_N(1, 1, pf, nc, tau, cr, code_rs, code_ks, sr, score_rs, score_ks, slice, g, bb, o, ldout); \
+                    else TILE_N(1, 0, pf, nc, tau, cr, code_rs, code_ks, sr, score_rs, score_ks, slice, g, bb, o, ldout);       \
+                } else if (pf) {                                                                             \
+                    if (first) TILE_N(0, 1, 1, nc, tau, cr, code_rs, code_ks, sr, score_rs, score_ks, slice, g, bb, o, ldout); \
+                    else TILE_N(0, 0, 1, nc, tau, cr, code_rs, code_ks, sr, score_rs, score_ks, slice, g, bb, o, ldout);       \
+                } else {                                                                                     \
+                    TILE_N(0, first, 0, nc, tau, cr, code_rs, code_ks, sr, score_rs, score_ks, slice, g, bb, o, ldout);        \
+                }                                                                                            \
+            }                                                                                                \
+            for (; r < rows; r++)                                                                            \
+                TILE_1(masked, first, 0, nc, tau, code + r * code_rs + g0 * code_ks, code_rs, code_ks,       \
+                       score + r * score_rs + g0 * score_ks, score_rs, score_ks, slice, g, bb,               \
+                       out + r * ldout + c0, ldout);                                                         \
+        }                                                                                                    \
+    }
+
+void lffn_gather_packed_f32_avx512(LFFN_PGATHER_ARGS) {
+    GATHER_LOOPS(float, CF, PG_NR_F32, f32_tile_n, f32_tile_1)
+}
+
+void lffn_gather_packed_bf16_avx512(LFFN_PGATHER_ARGS) {
+    GATHER_LOOPS(uint16_t, CB, PG_NR_BF16, bf16_tile_n, bf16_tile_1)
+}

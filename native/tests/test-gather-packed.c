@@ -1,0 +1,149 @@
+/* lffn_tables_pack_size / lffn_tables_pack_f32 / lffn_gather_accum_packed: every ISA path, fp32 and bf16, against
+ * the unpacked references (lffn_gather_accum_f32_ref on the table, lffn_gather_accum_bf16_ref on the
+ * bf16-rounded table) on shapes with column tails (partial last chunk), row counts that are not multiples of
+ * the micro-tile, several tau and table counts (partial table groups), strides, with and without bias; the
+ * internal table-major code layout the fused layer uses; pack padding; invalid codes; argument checks. */
+#include <string.h>
+
+#include "lookup_internal.h"
+#include "test_util.h"
+
+#define LFFN_MAX_GATHER_NMSE 1e-10
+
+static void check_shape(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, int with_bias, uint64_t seed) {
+    const int64_t ldc = tables + 1, lds = tables + 2, ldo = out_dim + 3, trows = tables << tau;
+    test_seed(seed);
+    float *table = test_random(trows * out_dim, 1.0f), *score = test_random(rows * lds, 2.0f);
+    float *bias = with_bias ? test_random(out_dim, 1.0f) : NULL;
+    uint16_t *tb = test_alloc(trows * out_dim * 2);
+    lffn_convert_f32_to_bf16_ref(trows * out_dim, table, tb);
+    int32_t *code = test_alloc(rows * ldc * 4);
+    for (int64_t i = 0; i < rows * ldc; i++) code[i] = (int32_t)((test_uniform() + 1.0f) * 0.5f * (float)(1 << tau)) & ((1 << tau) - 1);
+    /* table-major copies (the fused layer's internal layout): code_t[k * rows + r] */
+    int32_t *code_t = test_alloc(rows * tables * 4);
+    float *score_t = test_alloc(rows * tables * 4);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t k = 0; k < tables; k++) {
+            code_t[k * rows + r] = code[r * ldc + k];
+            score_t[k * rows + r] = score[r * lds + k];
+        }
+    float *want[2] = {test_alloc(rows * ldo * 4), test_alloc(rows * ldo * 4)}, *got = test_alloc(rows * ldo * 4);
+    lffn_gather_accum_f32_ref(rows, tables, tau, out_dim, code, ldc, score, lds, table, bias, want[0], ldo);
+    lffn_gather_accum_bf16_ref(rows, tables, tau, out_dim, code, ldc, score, lds, tb, bias, want[1], ldo);
+    for (int bf = 0; bf < 2; bf++) {
+        const int64_t bytes = lffn_tables_pack_size(tables, tau, out_dim, bf);
+        TEST_EXPECT(bytes >= trows * out_dim * (bf ? 2 : 4), "pack size %ld", (long)bytes);
+        void *pk = test_alloc(bytes);
+        TEST_EXPECT(lffn_tables_pack_f32(tables, tau, out_dim, table, bf, pk) == LFFN_SUCCESS, "pack status");
+        TEST_FOR_EACH_ISA(isa) {
+            for (int layout = 0; layout < 2; layout++) {
+                memset(got, 0xA5, (size_t)(rows * ldo * 4));
+                if (layout == 0) {
+                    TEST_EXPECT(lffn_gather_accum_packed(rows, tables, tau, out_dim, code, ldc, score, lds, pk, bf, bias,
+                                                         got, ldo) == LFFN_SUCCESS, "status");
+                } else {
+                    lffn_gather_packed_dispatch(bf, rows, tables, tau, out_dim, code_t, 1, rows, score_t, 1, rows, pk,
+                                                bias, got, ldo);
+                }
+                for (int64_t r = 0; r < rows; r++) {
+                    double e = test_nmse(got + r * ldo, want[bf] + r * ldo, out_dim);
+                    TEST_EXPECT(e <= LFFN_MAX_GATHER_NMSE,
+                                "%s %s layout %d rows %ld tables %ld tau %ld out %ld row %ld: nmse %g", test_isa_name(isa),
+                                bf ? "bf16" : "f32", layout, (long)rows, (long)tables, (long)tau, (long)out_dim, (long)r, e);
+                    uint32_t canary;
+                    memcpy(&canary, got + r * ldo + out_dim, 4);
+                    TEST_EXPECT(canary == 0xA5A5A5A5u, "%s: wrote past out_dim", test_isa_name(isa));
+                }
+            }
+        }
+        free(pk);
+    }
+    free(table); free(score); free(bias); free(tb); free(code); free(code_t); free(score_t);
+    free(want[0]); free(want[1]); free(got);
+}
+
+int main(void) {
+    uint64_t seed = 101;
+    const int64_t outs[] = {1, 15, 16, 31, 33, 64, 100, 129, 512};
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        check_shape(7, 5, 3, outs[i], 1, seed++);
+        check_shape(29, 20, 8, outs[i], i & 1, seed++);
+    }
+    check_shape(1, 1, 1, 64, 1, seed++);
+    check_shape(77, 128, 8, 512, 1, seed++);
+    check_shape(50, 37, 10, 70, 0, seed++); /* several partial table groups */
+    check_shape(5, 3, 12, 70, 0, seed++);
+    check_shape(4, 2, 16, 8, 1, seed++);
+
+    /* pack: zero padding of the tail chunk, bf16 rounding */
+    {
+        float t[2 * 3] = {1.0f, 2.0f, 3.0f, -1.0f, 1.00390625f, 1.01171875f};
+        const int64_t bytes = lffn_tables_pack_size(1, 1, 3, 1);
+        uint16_t *pk = test_alloc(bytes);
+        TEST_EXPECT(lffn_tables_pack_f32(1, 1, 3, t, 1, pk) == LFFN_SUCCESS, "pack bf16");
+        int zeros = 1;
+        for (int64_t i = 0; i < bytes / 2; i++) {
+            const int64_t row = i / LFFN_PACK_C_BF16, pos = i % LFFN_PACK_C_BF16;
+            int64_t col = -1;
+            for (int64_t j = 0; j < LFFN_PACK_C_BF16; j++)
+                if ((j & ~31) + lffn_bf16_pack_pos(j & 31) == pos) col = j;
+            if (col < 3) TEST_EXPECT(pk[i] == lffn_f32_to_bf16_bits(t[row * 3 + col]), "bf16 pack value %ld", (long)i);
+            else zeros &= pk[i] == 0;
+        }
+        TEST_EXPECT(zeros, "bf16 tail chunk not zero-padded");
+        free(pk);
+        float *pf = test_alloc(lffn_tables_pack_size(1, 1, 3, 0));
+        TEST_EXPECT(lffn_tables_pack_f32(1, 1, 3, t, 0, pf) == LFFN_SUCCESS, "pack f32");
+        for (int64_t row = 0; row < 2; row++)
+            for (int64_t j = 0; j < LFFN_PACK_C_F32; j++)
+                TEST_EXPECT(pf[row * LFFN_PACK_C_F32 + j] == (j < 3 ? t[row * 3 + j] : 0.0f), "f32 pack (%ld, %ld)",
+                            (long)row, (long)j);
+        free(pf);
+    }
+
+    /* invalid codes: rejected, nothing written */
+    float table[4 * 16] = {0}, score[8] = {1, 1, 1, 1, 1, 1, 1, 1}, out[16];
+    void *pk[2];
+    for (int bf = 0; bf < 2; bf++) {
+        pk[bf] = test_alloc(lffn_tables_pack_size(2, 1, 4, bf));
+        TEST_EXPECT(lffn_tables_pack_f32(2, 1, 4, table, bf, pk[bf]) == LFFN_SUCCESS, "pack");
+    }
+    const int32_t bad_codes[][4] = {{0, 1, 1, 1}, {0, 1, -1, 0}, {0, 1, 0, 2}, {(int32_t)0x80000000, 0, 0, 0}};
+    for (int i = 0; i < 4; i++) {
+        const lffn_status_t want = i == 0 ? LFFN_SUCCESS : LFFN_INVALID_ARGUMENTS;
+        TEST_FOR_EACH_ISA(isa) {
+            for (int bf = 0; bf < 2; bf++) {
+                memset(out, 0xA5, sizeof out);
+                TEST_EXPECT(lffn_gather_accum_packed(2, 2, 1, 4, bad_codes[i], 2, score, 2, pk[bf], bf, NULL, out, 4) == want,
+                            "codes case %d", i);
+                if (want != LFFN_SUCCESS) {
+                    uint32_t w0;
+                    memcpy(&w0, out, 4);
+                    TEST_EXPECT(w0 == 0xA5A5A5A5u, "output written despite a bad code");
+                }
+            }
+        }
+    }
+    const int32_t c0[4] = {0, 0, 0, 0};
+#define PG(rows, tables, tau, od, code, ldc, lds, p, ldo) \
+    lffn_gather_accum_packed(rows, tables, tau, od, code, ldc, score, lds, p, 0, NULL, out, ldo)
+    TEST_EXPECT(PG(-1, 2, 1, 4, c0, 2, 2, pk[0], 4) == LFFN_INVALID_ARGUMENTS, "rows < 0");
+    TEST_EXPECT(PG(2, 0, 1, 4, c0, 2, 2, pk[0], 4) == LFFN_INVALID_ARGUMENTS, "tables 0");
+    TEST_EXPECT(PG(2, 2, 0, 4, c0, 2, 2, pk[0], 4) == LFFN_INVALID_ARGUMENTS, "tau 0");
+    TEST_EXPECT(PG(2, 2, 17, 4, c0, 2, 2, pk[0], 4) == LFFN_INVALID_ARGUMENTS, "tau 17");
+    TEST_EXPECT(PG(2, 2, 1, 0, c0, 2, 2, pk[0], 4) == LFFN_INVALID_ARGUMENTS, "out_dim 0");
+    TEST_EXPECT(PG(2, 2, 1, 4, c0, 1, 2, pk[0], 4) == LFFN_INVALID_ARGUMENTS, "ldcode");
+    TEST_EXPECT(PG(2, 2, 1, 4, c0, 2, 1, pk[0], 4) == LFFN_INVALID_ARGUMENTS, "ldscore");
+    TEST_EXPECT(PG(2, 2, 1, 4, c0, 2, 2, pk[0], 3) == LFFN_INVALID_ARGUMENTS, "ldout");
+    TEST_EXPECT(PG(2, 2, 1, 4, c0, 2, 2, NULL, 4) == LFFN_INVALID_ARGUMENTS, "NULL packed");
+    TEST_EXPECT(PG(2, 2, 1, 4, c0, 2, 2, (char *)pk[0] + 4, 4) == LFFN_INVALID_ARGUMENTS, "misaligned packed");
+    TEST_EXPECT(PG(2, 2, 1, 4, NULL, 2, 2, pk[0], 4) == LFFN_INVALID_ARGUMENTS, "NULL code");
+    TEST_EXPECT(lffn_gather_accum_packed(0, 2, 1, 4, NULL, 2, NULL, 2, NULL, 0, NULL, NULL, 4) == LFFN_SUCCESS, "no rows");
+    TEST_EXPECT(lffn_tables_pack_size(0, 1, 4, 0) < 0 && lffn_tables_pack_size(2, 0, 4, 0) < 0 &&
+                lffn_tables_pack_size(2, 17, 4, 1) < 0 && lffn_tables_pack_size(2, 1, 0, 0) < 0, "pack size of bad shapes");
+    TEST_EXPECT(lffn_tables_pack_f32(2, 1, 4, NULL, 0, pk[0]) == LFFN_INVALID_ARGUMENTS, "pack NULL table");
+    TEST_EXPECT(lffn_tables_pack_f32(2, 1, 4, table, 0, (char *)pk[0] + 4) == LFFN_INVALID_ARGUMENTS, "pack misaligned");
+    TEST_EXPECT(lffn_tables_pack_f32(2, 0, 4, table, 0, pk[0]) == LFFN_INVALID_ARGUMENTS, "pack tau 0");
+    free(pk[0]); free(pk[1]);
+    return test_finish("test-gather-packed");
+}

@@ -1,0 +1,116 @@
+package dev.lookupffn.baseline;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lookupffn.ffi.Isa;
+import dev.lookupffn.ffi.IsaSupport;
+import dev.lookupffn.ffi.Kernels;
+import dev.lookupffn.ffi.Reference;
+import dev.lookupffn.parallel.WorkerPool;
+import dev.lookupffn.tensor.DType;
+import dev.lookupffn.tensor.Tensor;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** The dense FFN on our GEMM and on oneDNN against a float64 reference, and against each other. */
+class DenseFfnTest {
+    static final double MAX_REL_ERR = 1e-5;
+    static final int D = 96, F = 200, O = 72, B = 37;
+
+    @AfterEach
+    void restoreIsa() {
+        Kernels.setMaxIsa(Kernels.cpuIsa());
+    }
+
+    static Tensor gaussian(Random rnd, double scale, long... shape) {
+        Tensor t = Tensor.allocate(DType.F32, shape);
+        for (long i = 0; i < t.elementCount(); i++) t.setFloat(i, (float) (scale * rnd.nextGaussian()));
+        return t;
+    }
+
+    static DenseFfn.Weights weights(Random rnd) {
+        return new DenseFfn.Weights(gaussian(rnd, 1, D), gaussian(rnd, 0.1, D), gaussian(rnd, 1 / Math.sqrt(D), F, D),
+                gaussian(rnd, 0.1, F), gaussian(rnd, 1 / Math.sqrt(F), O, F), gaussian(rnd, 0.1, O));
+    }
+
+    /** LayerNorm → x·W1ᵀ+b1 → GELU(erf) → ·W2ᵀ+b2 in float64. */
+    static double[] reference(DenseFfn.Weights w, float[] x) {
+        float[] g = w.lnWeight().toFloatArray(), be = w.lnBias().toFloatArray(), w1 = w.w1().toFloatArray(),
+                b1 = w.b1().toFloatArray(), w2 = w.w2().toFloatArray(), b2 = w.b2().toFloatArray();
+        double[] ln = Reference.layerNorm(x, B, D, g, be, 1e-5);
+        double[] out = new double[B * O];
+        for (int r = 0; r < B; r++) {
+            double[] h = new double[F];
+            for (int j = 0; j < F; j++) {
+                double s = b1[j];
+                for (int i = 0; i < D; i++) s += ln[r * D + i] * w1[j * D + i];
+                h[j] = 0.5 * s * (1 + erf(s / Math.sqrt(2)));
+            }
+            for (int j = 0; j < O; j++) {
+                double s = b2[j];
+                for (int i = 0; i < F; i++) s += h[i] * w2[j * F + i];
+                out[r * O + j] = s;
+            }
+        }
+        return out;
+    }
+
+    /** erf to ~1e-15 by its Taylor series (small |x|) or continued fraction (large |x|). */
+    static double erf(double x) {
+        double ax = Math.abs(x);
+        if (ax < 3) {
+            double sum = 0, term = ax;
+            for (int n = 0; n < 200; n++) {
+                sum += term / (2 * n + 1);
+                term *= -ax * ax / (n + 1);
+                if (Math.abs(term) < 1e-18) break;
+            }
+            return Math.signum(x) * 2 / Math.sqrt(Math.PI) * sum;
+        }
+        double f = 0; // erfc continued fraction
+        for (int n = 60; n >= 1; n--) f = n / 2.0 / (ax + f);
+        double erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
+        return Math.signum(x) * (1 - erfc);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Isa.class)
+    void ownGemmMatchesTheReference(Isa isa) {
+        IsaSupport.assumeSupported(isa);
+        Kernels.setMaxIsa(isa);
+        Random rnd = new Random(11);
+        DenseFfn.Weights w = weights(rnd);
+        try (Tensor x = gaussian(rnd, 2, B, D); Tensor out = Tensor.allocate(DType.F32, B, O);
+             DenseFfn ffn = DenseFfn.own(w, 1e-5f); WorkerPool pool = WorkerPool.create(2)) {
+            ffn.forward(x, out, pool);
+            double err = Reference.relativeError(out.toFloatArray(), reference(w, x.toFloatArray()));
+            assertTrue(err <= MAX_REL_ERR, isa + ": relative error " + err);
+        }
+    }
+
+    @Test
+    void oneDnnMatchesTheReferenceAndOurGemm() {
+        Assumptions.assumeTrue(OneDnn.available(), "oneDNN baseline not built");
+        Random rnd = new Random(12);
+        DenseFfn.Weights w = weights(rnd);
+        try (Tensor x = gaussian(rnd, 2, B, D); Tensor a = Tensor.allocate(DType.F32, B, O);
+             Tensor b = Tensor.allocate(DType.F32, B, O); Tensor c = Tensor.allocate(DType.F32, B, O);
+             DenseFfn own = DenseFfn.own(w, 1e-5f); DenseFfn dnn = DenseFfn.oneDnn(w, 1e-5f, B, false);
+             DenseFfn dnnBf16 = DenseFfn.oneDnn(w, 1e-5f, B, true); WorkerPool pool = WorkerPool.create(2)) {
+            own.forward(x, a, pool);
+            dnn.forward(x, b, pool);
+            dnnBf16.forward(x, c, pool);
+            double[] ref = reference(w, x.toFloatArray());
+            double err = Reference.relativeError(b.toFloatArray(), ref);
+            assertTrue(err <= MAX_REL_ERR, "oneDNN: relative error " + err);
+            double between = Reference.relativeError(a.toFloatArray(), b.toFloatArray());
+            assertTrue(between <= MAX_REL_ERR, "ours vs oneDNN: relative difference " + between);
+            double bf16 = Reference.relativeError(c.toFloatArray(), ref);
+            assertTrue(bf16 <= 2e-2, "oneDNN bf16: relative error " + bf16);
+        }
+    }
+}

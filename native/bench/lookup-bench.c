@@ -1,6 +1,8 @@
-/* Times the LookupFFN kernels (BH4 projection, hash code/score, gather-accumulate fp32/bf16, bf16 conversion)
- * on the paper configuration, single-threaded and with 2 pthreads splitting the rows; median of repeats.
- *   lookup-bench [max_isa 0..3] [rows] [repeats]
+/* Times the LookupFFN kernels (BH4 projection, hash code/score, gather-accumulate fp32/bf16 on the plain and
+ * the packed tables, bf16 conversion, table packing) and the fused layer lffn_lookupffn_forward_f32 (fp32 and
+ * bf16 tables) on the paper configuration, single-threaded and with 2 pthreads splitting the rows in halves
+ * (each thread its own workspace); median of repeats.
+ *   lookup-bench [max_isa 0..3] [rows] [repeats] [kernel list, e.g. 5,6,9]
  * (d = P = 512, b = 64, R = 2, h = 128, tau = 8, o = 512.) */
 #include <pthread.h>
 #include <stdio.h>
@@ -15,6 +17,8 @@ enum { D = 512, P = 512, BLK = 64, R = 2, H = 128, TAU = 8, O = 512, HT = H * TA
 static int64_t N = 32768;
 static float *u, *w, *zb, *hb, *score, *table, *bias, *out;
 static uint16_t *table16;
+static void *packed32, *packed16, *lws[2];
+static float *lnw, *lnb, *x;
 static int32_t *code;
 static void *ws[2];
 static int kernel;
@@ -38,6 +42,16 @@ static void run(int64_t r0, int64_t r1, int tid) {
         st = lffn_convert_f32_to_bf16(b - a, table + a, table16 + a);
         break;
     }
+    case 5: st = lffn_gather_accum_packed(n, H, TAU, O, code + r0 * H, H, score + r0 * H, H, packed32, 0, bias, out + r0 * O, O); break;
+    case 6: st = lffn_gather_accum_packed(n, H, TAU, O, code + r0 * H, H, score + r0 * H, H, packed16, 1, bias, out + r0 * O, O); break;
+    case 7: /* table packing (whole table in each thread: a load-time cost) */
+        st = tid == 0 ? lffn_tables_pack_f32(H, TAU, O, table, 0, packed32) : LFFN_SUCCESS;
+        break;
+    case 8:
+    case 9:
+        st = lffn_lookupffn_forward_f32(n, D, P, BLK, R, H, TAU, O, x + r0 * D, D, lnw, lnb, 1e-5f, w, hb,
+                                        kernel == 8 ? packed32 : packed16, kernel == 9, bias, lws[tid], out + r0 * O, O);
+        break;
     }
     if (st != LFFN_SUCCESS) {
         fprintf(stderr, "kernel %d failed: %s\n", kernel, lffn_status_str(st));
@@ -96,6 +110,13 @@ int main(int argc, char **argv) {
     }
     if (argc > 2) N = atoll(argv[2]);
     int reps = argc > 3 ? atoi(argv[3]) : 7;
+    int want[16] = {0}, any = 0;
+    if (argc > 4)
+        for (const char *p = argv[4]; *p;) {
+            const long k = strtol(p, (char **)&p, 10);
+            if (k >= 0 && k < 16) want[k] = any = 1;
+            while (*p == ',') p++;
+        }
     if (reps < 1) reps = 1;
     if (reps > 63) reps = 63;
     const char *isa_names[] = {"scalar", "avx2", "avx512", "avx512_bf16"};
@@ -114,21 +135,41 @@ int main(int argc, char **argv) {
     out = aligned_alloc(64, (size_t)(N * O * 4));
     for (int t = 0; t < 2; t++) ws[t] = aligned_alloc(64, (size_t)lffn_bh4_workspace_size(N, P));
     lffn_convert_f32_to_bf16(tn, table, table16);
+    packed32 = aligned_alloc(64, (size_t)lffn_tables_pack_size(H, TAU, O, 0));
+    packed16 = aligned_alloc(64, (size_t)lffn_tables_pack_size(H, TAU, O, 1));
+    lffn_tables_pack_f32(H, TAU, O, table, 0, packed32);
+    lffn_tables_pack_f32(H, TAU, O, table, 1, packed16);
+    x = randv(N * D, 2.0f, 6);
+    lnw = randv(D, 0.2f, 7);
+    lnb = randv(D, 0.2f, 8);
+    for (int i = 0; i < D; i++) lnw[i] += 1.0f;
+    for (int t = 0; t < 2; t++) {
+        const int64_t bytes = lffn_lookupffn_workspace_size(N - N / 2, D, P, H, TAU);
+        lws[t] = aligned_alloc(64, (size_t)((bytes + 63) / 64 * 64));
+        memset(lws[t], 0, (size_t)bytes);
+    }
     memset(out, 0, (size_t)(N * O * 4));
     memset(zb, 0, (size_t)(N * HT * 4));
 
-    const char *names[] = {"bh4_project_f32", "hash_code_score", "gather_accum_f32", "gather_accum_bf16",
-                           "convert_f32_bf16"};
-    const double flops[] = {(double)N * R * 4 * P * BLK * 2, (double)N * HT * 20, (double)N * H * O * 2,
-                            (double)N * H * O * 2, 0};
+    enum { NK = 10 };
+    const char *names[NK] = {"bh4_project_f32", "hash_code_score", "gather_accum_f32", "gather_accum_bf16",
+                             "convert_f32_bf16", "gather_packed_f32", "gather_packed_bf16", "pack_tables_f32",
+                             "layer_fused_f32", "layer_fused_bf16"};
+    const double gflop = (double)N * H * O * 2, lflop = (double)N * R * 4 * P * BLK * 2 + gflop;
+    const double flops[NK] = {(double)N * R * 4 * P * BLK * 2, (double)N * HT * 20, gflop, gflop, 0, gflop, gflop,
+                              0, lflop, lflop};
     /* bytes: operands of the kernel (logical table-row reads for the gathers) */
-    const double bytes[] = {(double)N * (D + HT) * 4, (double)N * (HT + 2 * H) * 4,
-                            (double)N * H * (O * 4 + 8) + (double)N * O * 4,
-                            (double)N * H * (O * 2 + 8) + (double)N * O * 4, (double)tn * 6};
-    double sec[5][2];
+    const double bytes[NK] = {(double)N * (D + HT) * 4, (double)N * (HT + 2 * H) * 4,
+                              (double)N * H * (O * 4 + 8) + (double)N * O * 4,
+                              (double)N * H * (O * 2 + 8) + (double)N * O * 4, (double)tn * 6,
+                              (double)N * H * (O * 4 + 8) + (double)N * O * 4,
+                              (double)N * H * (O * 2 + 8) + (double)N * O * 4, (double)tn * 8,
+                              (double)N * (D + O) * 4, (double)N * (D + O) * 4};
+    double sec[NK][2] = {{0}};
     printf("%-18s %8s %11s %9s %9s %11s %9s %9s\n", "kernel", "", "1 thread s", "GFLOP/s", "GB/s", "2 threads s",
            "GFLOP/s", "GB/s");
-    for (kernel = 0; kernel < 5; kernel++) {
+    for (kernel = 0; kernel < NK; kernel++) {
+        if (any && !want[kernel]) continue;
         for (int th = 1; th <= 2; th++) sec[kernel][th - 1] = median_time(th, reps);
         printf("%-18s %8s %11.4f %9.1f %9.1f %11.4f %9.1f %9.1f\n", names[kernel], "", sec[kernel][0],
                flops[kernel] / sec[kernel][0] * 1e-9, bytes[kernel] / sec[kernel][0] * 1e-9, sec[kernel][1],
@@ -138,6 +179,11 @@ int main(int argc, char **argv) {
         const double f32 = sec[0][th] + sec[1][th] + sec[2][th], b16 = sec[0][th] + sec[1][th] + sec[3][th];
         printf("layer (bh4+hash+gather, no LayerNorm), %d thread(s): fp32 table %.4f s, bf16 table %.4f s, "
                "speed-up %.2fx\n", th + 1, f32, b16, f32 / b16);
+        const double p32 = sec[0][th] + sec[1][th] + sec[5][th], p16 = sec[0][th] + sec[1][th] + sec[6][th];
+        printf("layer (bh4+hash+packed gather, separate calls), %d thread(s): fp32 %.4f s, bf16 %.4f s, "
+               "speed-up %.2fx\n", th + 1, p32, p16, p32 / p16);
+        printf("layer FUSED (LayerNorm+bh4+hash+packed gather), %d thread(s): fp32 %.4f s, bf16 %.4f s, "
+               "speed-up %.2fx\n", th + 1, sec[8][th], sec[9][th], sec[8][th] / sec[9][th]);
     }
     return 0;
 }

@@ -102,4 +102,16 @@ LFFN_HIDDEN void lffn_gather_packed_bf16_avx512(LFFN_PGATHER_ARGS);
 /* dispatch by the current ISA (no checks) */
 LFFN_HIDDEN void lffn_gather_packed_dispatch(int bf16, LFFN_PGATHER_ARGS);
 
+
+/* ---- the fused layer (lookupffn.c) and its AVX-512 tile steps ---- */
+/* BH4 of one tile of nt <= LFFN_BH4_TILE rows into feature-major Z [out_dim][LFFN_BH4_TILE] (bias added);
+ * workspace: lffn_bh4_workspace_size(LFFN_BH4_TILE, padded_dim) bytes, 64-byte aligned; Z 64-byte aligned. */
+LFFN_HIDDEN void lffn_bh4_tile_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block,
+                                          int64_t repeats, int64_t out_dim, const float *u, int64_t ldu,
+                                          const float *weight, const float *bias, float *workspace, float *Z);
+/* code/score of all LFFN_BH4_TILE lanes of a feature-major tile, table-major: code[k * ldk + t] (64-byte
+ * aligned, ldk a multiple of 16). */
+LFFN_HIDDEN void lffn_hash_tile_f32_avx512(int64_t tables, int64_t tau, const float *Z, int32_t *code,
+                                           float *score, int64_t ldk);
+
 #endif

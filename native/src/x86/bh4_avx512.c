@@ -199,3 +199,31 @@ void lffn_bh4_project_f32_avx512(int64_t rows, int64_t dim, int64_t padded_dim, 
         }
     }
 }
+
+/* The fused layer's BH4 step on one tile of nt <= LFFN_BH4_TILE rows: Z[k, t] = z[t, k] (feature-major, TT
+ * floats per feature) for k < out_dim, no transpose back. workspace: three [P, TT] tiles. */
+void lffn_bh4_tile_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats,
+                              int64_t out_dim, const float *u, int64_t ldu, const float *weight, const float *bias,
+                              float *workspace, float *Z) {
+    const int64_t P = padded_dim, b = block;
+    float *U = workspace, *A = workspace + P * TT, *B = workspace + 2 * P * TT;
+    const __m512 c7 = _mm512_set1_ps(0.7f), c3 = _mm512_set1_ps(0.3f);
+    load_tile(nt, dim, P, u, ldu, U);
+    for (int64_t r = 0; r < repeats && r * P < out_dim; r++) {
+        const float *w = weight + r * 4 * P * b;
+        block_multiply_fwht(P, b, w, U, A);
+        block_multiply_fwht(P, b, w + P * b, A, B);
+        block_multiply_fwht(P, b, w + 2 * P * b, B, A);
+        block_multiply_fwht(P, b, w + 3 * P * b, A, B);
+        const int64_t kmax = out_dim - r * P < P ? out_dim - r * P : P;
+        float *Zr = Z + r * P * TT;
+        for (int64_t k = 0; k < kmax; k++) {
+            const __m512 bk = _mm512_set1_ps(bias ? bias[r * P + k] : 0.0f);
+            for (int h = 0; h < TT; h += 16)
+                _mm512_store_ps(Zr + k * TT + h,
+                                _mm512_add_ps(_mm512_fmadd_ps(c7, _mm512_load_ps(B + k * TT + h),
+                                                              _mm512_mul_ps(c3, _mm512_load_ps(U + k * TT + h))),
+                                              bk));
+        }
+    }
+}

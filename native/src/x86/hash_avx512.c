@@ -48,3 +48,27 @@ void lffn_hash_code_score_f32_avx512(int64_t rows, int64_t tables, int64_t tau, 
         }
     }
 }
+
+/* The fused layer's hash step on a feature-major tile Z ([tables * tau][LFFN_BH4_TILE], one lane per row):
+ * value j of table k for 16 rows is one aligned load, no gathers. Writes all LFFN_BH4_TILE lanes:
+ * code[k * ldk + t], score[k * ldk + t] for t < LFFN_BH4_TILE. */
+void lffn_hash_tile_f32_avx512(int64_t tables, int64_t tau, const float *Z, int32_t *code, float *score, int64_t ldk) {
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f), m2 = _mm512_set1_ps(-2.0f);
+    const __m512i ione = _mm512_set1_epi32(1);
+    for (int64_t k = 0; k < tables; k++)
+        for (int h = 0; h < LFFN_BH4_TILE; h += 16) {
+            const float *zk = Z + k * tau * LFFN_BH4_TILE + h;
+            __m512 sum = zero, prod = one;
+            __m512i c = _mm512_setzero_si512();
+            for (int64_t j = 0; j < tau; j++) {
+                const __m512 v = _mm512_load_ps(zk + j * LFFN_BH4_TILE);
+                const __m512 a = _mm512_abs_ps(v);
+                sum = _mm512_add_ps(sum, a);
+                prod = _mm512_mul_ps(prod, _mm512_add_ps(one, exp_neg(_mm512_mul_ps(m2, a))));
+                c = _mm512_slli_epi32(c, 1);
+                c = _mm512_mask_or_epi32(c, _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), c, ione);
+            }
+            _mm512_store_si512((void *)(code + k * ldk + h), c);
+            _mm512_store_ps(score + k * ldk + h, _mm512_div_ps(sum, prod));
+        }
+}

@@ -227,6 +227,7 @@ public final class LookupFfn implements AutoCloseable {
 
     private void checkInput(Tensor x) {
         if (!arena.scope().isAlive()) throw new IllegalStateException("layer is closed");
+        if (!x.segment().scope().isAlive()) throw new IllegalStateException("input tensor is closed");
         x.requireDType(DType.F32);
         if (x.rank() != 2 || x.dim(1) != config.dim())
             throw new ShapeException("input should be [B, " + config.dim() + "], got " + Arrays.toString(x.shape()));

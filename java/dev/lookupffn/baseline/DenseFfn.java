@@ -33,6 +33,7 @@ public final class DenseFfn implements AutoCloseable {
 
     private final Backend backend;
     private final long d, f, o, rows;
+    private final int threads; // oneDNN backends: the OpenMP thread count the primitives were created for
     private final float eps;
     private final Arena arena;
     private final MemorySegment lnWeight, lnBias, b1, b2;
@@ -41,7 +42,7 @@ public final class DenseFfn implements AutoCloseable {
     private final MemorySegment lnAll, hiddenAll;        // oneDNN intermediates [rows, d], [rows, f]
     private final ThreadLocal<MemorySegment[]> scratch;  // own backend: {ln [T, d], hidden [T, f]}
 
-    private DenseFfn(Backend backend, Weights w, float eps, long rows) {
+    private DenseFfn(Backend backend, Weights w, float eps, long rows, int threads) {
         this.backend = backend;
         this.eps = eps;
         this.rows = rows;
@@ -63,9 +64,13 @@ public final class DenseFfn implements AutoCloseable {
                 Kernels.gemmPackB(o, f, w2, f, true, packedW2);
                 first = second = null;
                 lnAll = hiddenAll = null;
+                this.threads = 0;
             } else {
                 if (rows < 1) throw new ShapeException("oneDNN primitives need a fixed batch size >= 1, got " + rows);
                 OneDnn dnn = OneDnn.get();
+                // oneDNN fixes a primitive's parallel decomposition when it is created: set the threads first
+                dnn.setNumThreads(threads);
+                this.threads = threads;
                 boolean bf16 = backend == Backend.ONEDNN_BF16;
                 first = dnn.matmul(rows, f, d, w1, b1, true, bf16);
                 second = dnn.matmul(rows, o, f, w2, b2, false, bf16);
@@ -83,12 +88,13 @@ public final class DenseFfn implements AutoCloseable {
 
     /** A dense FFN on our GEMM (any batch size). */
     public static DenseFfn own(Weights w, float eps) {
-        return new DenseFfn(Backend.OWN, w, eps, 0);
+        return new DenseFfn(Backend.OWN, w, eps, 0, 1);
     }
 
-    /** A dense FFN on oneDNN for batches of exactly {@code rows} rows. */
-    public static DenseFfn oneDnn(Weights w, float eps, long rows, boolean bf16) {
-        return new DenseFfn(bf16 ? Backend.ONEDNN_BF16 : Backend.ONEDNN, w, eps, rows);
+    /** A dense FFN on oneDNN for batches of exactly {@code rows} rows, run with {@code threads} OpenMP threads. */
+    public static DenseFfn oneDnn(Weights w, float eps, long rows, boolean bf16, int threads) {
+        if (threads < 1) throw new ShapeException("thread count must be at least 1, got " + threads);
+        return new DenseFfn(bf16 ? Backend.ONEDNN_BF16 : Backend.ONEDNN, w, eps, rows, threads);
     }
 
     private void check(Weights w) {
@@ -136,9 +142,11 @@ public final class DenseFfn implements AutoCloseable {
             return;
         }
         if (b != rows) throw new ShapeException("this oneDNN dense FFN was built for " + rows + " rows, got " + b);
+        if (pool.threads() != threads)
+            throw new ShapeException("this oneDNN dense FFN was built for " + threads + " threads, the pool has " + pool.threads());
         pool.forRanges(b, 16, (worker, start, end) -> Kernels.layerNorm(end - start, d, xs.asSlice(start * d * 4, (end - start) * d * 4),
                 d, lnWeight, lnBias, eps, lnAll.asSlice(start * d * 4, (end - start) * d * 4), d));
-        OneDnn.get().setNumThreads(pool.threads());
+        OneDnn.get().setNumThreads(threads);
         first.execute(lnAll, hiddenAll);
         second.execute(hiddenAll, os);
     }

@@ -41,6 +41,46 @@ public final class BenchReport {
         out.flush();
     }
 
+    public static void printScaling(List<ScalingSweep.Point> points, PrintWriter out) {
+        out.printf("%nscaling (median of short interleaved runs):%n%-8s %8s %-14s %10s %12s%n", "sweep", "value", "name",
+                "median s", "tokens/s");
+        for (var p : points)
+            out.printf("%-8s %8d %-14s %10.4f %12.0f%n", p.sweep(), p.value(), p.name(), p.medianS(), p.tokensPerS());
+        out.flush();
+    }
+
+    public static void addScaling(ObjectNode json, List<ScalingSweep.Point> points) {
+        ArrayNode arr = json.putArray("scaling");
+        for (var p : points)
+            arr.addObject().put("sweep", p.sweep()).put("value", p.value()).put("name", p.name())
+                    .put("median_s", p.medianS()).put("tokens_per_s", p.tokensPerS());
+    }
+
+    /** One line chart per sweep (tokens/s against threads, tokens and tables), side by side in one PNG. */
+    public static void writeScalingChart(List<ScalingSweep.Point> points, Path path) throws IOException {
+        System.setProperty("java.awt.headless", "true");
+        List<org.knowm.xchart.XYChart> charts = new java.util.ArrayList<>();
+        for (String sweep : List.of("threads", "tokens", "tables")) {
+            var chart = new org.knowm.xchart.XYChartBuilder().width(480).height(360).title("tokens/s vs " + sweep)
+                    .xAxisTitle(sweep).yAxisTitle("tokens / s").build();
+            if (!sweep.equals("threads")) chart.getStyler().setXAxisLogarithmic(true);
+            chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
+            for (String name : points.stream().filter(p -> p.sweep().equals(sweep)).map(ScalingSweep.Point::name).distinct().toList()) {
+                var pts = points.stream().filter(p -> p.sweep().equals(sweep) && p.name().equals(name)).toList();
+                chart.addSeries(name, pts.stream().map(p -> (double) p.value()).toList(),
+                        pts.stream().map(ScalingSweep.Point::tokensPerS).toList());
+            }
+            charts.add(chart);
+        }
+        Path tmp = tempBeside(path, ".png");
+        try {
+            BitmapEncoder.saveBitmap(charts, 1, charts.size(), tmp.toString(), BitmapEncoder.BitmapFormat.PNG);
+            Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
     public static ObjectNode toJson(FfnBenchmark.Result r) {
         ObjectNode root = JSON.createObjectNode();
         var c = r.config();

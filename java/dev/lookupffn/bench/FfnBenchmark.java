@@ -27,8 +27,20 @@ import java.util.function.IntConsumer;
 public final class FfnBenchmark {
     /** What to run. dtypes: "f32", "bf16" or "all" (both). */
     public record Config(long tokens, long dim, long ffn, long tables, int tau, long block, int threads, int repetitions,
-                         int warmup, String dtypes, long seed) {
+                         int warmup, String dtypes, long seed, java.util.Set<String> only) {
+        /** All candidates names, in table order. */
+        public static final List<String> NAMES = List.of("lookupffn", "lookupffn-bf16", "dense-own", "dense-onednn",
+                "dense-onednn-bf16");
+
+        public Config(long tokens, long dim, long ffn, long tables, int tau, long block, int threads, int repetitions,
+                      int warmup, String dtypes, long seed) {
+            this(tokens, dim, ffn, tables, tau, block, threads, repetitions, warmup, dtypes, seed, java.util.Set.of());
+        }
+
         public Config {
+            only = java.util.Set.copyOf(only);
+            for (String n : only)
+                if (!NAMES.contains(n)) throw new ShapeException("unknown benchmark candidate '" + n + "'; known: " + NAMES);
             if (tokens < 1 || dim < 1 || ffn < 1 || tables < 1 || block < 1 || threads < 1 || repetitions < 1 || warmup < 0)
                 throw new ShapeException("benchmark sizes must be positive: " + this);
             if (tau < 1 || tau > 16) throw new ShapeException("tau must be in 1..16, got " + tau);
@@ -41,12 +53,27 @@ public final class FfnBenchmark {
             return new Config(32768, 512, 2048, 128, 8, 64, threads, 7, 2, "f32", 42);
         }
 
-        boolean f32() {
-            return !dtypes.equals("bf16");
+        /** Whether candidate {@code name} runs: its dtype is selected and it is in {@code only} (empty: all). */
+        boolean wants(String name) {
+            boolean bf16 = name.endsWith("-bf16");
+            boolean dtypeOk = bf16 ? !dtypes.equals("f32") : !dtypes.equals("bf16") || name.equals("dense-own");
+            return dtypeOk && (only.isEmpty() || only.contains(name)) && (!name.startsWith("dense-onednn") || OneDnn.available());
         }
 
-        boolean bf16() {
-            return !dtypes.equals("f32");
+        public Config withTokens(long t) {
+            return new Config(t, dim, ffn, tables, tau, block, threads, repetitions, warmup, dtypes, seed, only);
+        }
+
+        public Config withThreads(int n) {
+            return new Config(tokens, dim, ffn, tables, tau, block, n, repetitions, warmup, dtypes, seed, only);
+        }
+
+        public Config withTables(long h) {
+            return new Config(tokens, dim, ffn, h, tau, block, threads, repetitions, warmup, dtypes, seed, only);
+        }
+
+        public Config withOnly(java.util.Set<String> names) {
+            return new Config(tokens, dim, ffn, tables, tau, block, threads, repetitions, warmup, dtypes, seed, names);
         }
     }
 
@@ -77,29 +104,28 @@ public final class FfnBenchmark {
                 DenseFfn.Weights dense = denseWeights(rnd, c);
                 try {
                     double lookupFlops = lookupFlopsPerRow(c);
-                    if (c.f32()) {
+                    if (c.wants("lookupffn")) {
                         LookupFfn layer = LookupFfn.fromTensors(lookupParams::get, "bench", LookupFfn.Options.DEFAULT);
                         candidates.add(new Candidate("lookupffn", "f32", lookupFlops, () -> layer.forward(x, out, pool), layer));
                     }
-                    if (c.bf16()) {
+                    if (c.wants("lookupffn-bf16")) {
                         LookupFfn layer = LookupFfn.fromTensors(lookupParams::get, "bench",
                                 LookupFfn.Options.DEFAULT.withTableDType(DType.BF16));
                         candidates.add(new Candidate("lookupffn-bf16", "bf16", lookupFlops, () -> layer.forward(x, out, pool), layer));
                     }
-                    DenseFfn own = DenseFfn.own(dense, 1e-5f);
-                    candidates.add(new Candidate("dense-own", "f32", own.flopsPerRow(), () -> own.forward(x, out, pool), own));
-                    if (OneDnn.available()) {
-                        if (c.f32()) {
-                            DenseFfn dnn = DenseFfn.oneDnn(dense, 1e-5f, c.tokens(), false);
-                            candidates.add(new Candidate("dense-onednn", "f32", dnn.flopsPerRow(), () -> dnn.forward(x, out, pool), dnn));
-                        }
-                        if (c.bf16()) {
-                            DenseFfn dnn = DenseFfn.oneDnn(dense, 1e-5f, c.tokens(), true);
-                            candidates.add(new Candidate("dense-onednn-bf16", "bf16", dnn.flopsPerRow(), () -> dnn.forward(x, out, pool), dnn));
-                        }
-                    } else {
-                        warnings.add("oneDNN baseline unavailable: " + unavailableReason());
+                    if (c.wants("dense-own")) {
+                        DenseFfn own = DenseFfn.own(dense, 1e-5f);
+                        candidates.add(new Candidate("dense-own", "f32", own.flopsPerRow(), () -> own.forward(x, out, pool), own));
                     }
+                    if (c.wants("dense-onednn")) {
+                        DenseFfn dnn = DenseFfn.oneDnn(dense, 1e-5f, c.tokens(), false, c.threads());
+                        candidates.add(new Candidate("dense-onednn", "f32", dnn.flopsPerRow(), () -> dnn.forward(x, out, pool), dnn));
+                    }
+                    if (c.wants("dense-onednn-bf16")) {
+                        DenseFfn dnn = DenseFfn.oneDnn(dense, 1e-5f, c.tokens(), true, c.threads());
+                        candidates.add(new Candidate("dense-onednn-bf16", "bf16", dnn.flopsPerRow(), () -> dnn.forward(x, out, pool), dnn));
+                    }
+                    if (!OneDnn.available()) warnings.add("oneDNN baseline unavailable: " + unavailableReason());
                 } finally {
                     lookupParams.values().forEach(Tensor::close);
                     closeAll(dense);
@@ -129,9 +155,7 @@ public final class FfnBenchmark {
 
     /** Runs (warmup + repetitions) × candidates steps in total; the number of candidates for a config. */
     public static int candidateCount(Config c) {
-        int n = 1 + (c.f32() ? 1 : 0) + (c.bf16() ? 1 : 0);
-        if (OneDnn.available()) n += (c.f32() ? 1 : 0) + (c.bf16() ? 1 : 0);
-        return n;
+        return (int) Config.NAMES.stream().filter(c::wants).count();
     }
 
     private static String unavailableReason() {

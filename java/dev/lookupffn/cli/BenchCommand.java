@@ -3,7 +3,10 @@ package dev.lookupffn.cli;
 import dev.lookupffn.bench.BenchReport;
 import dev.lookupffn.bench.FfnBenchmark;
 import dev.lookupffn.parallel.WorkerPool;
+import dev.lookupffn.bench.ScalingSweep;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.function.IntConsumer;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
@@ -64,6 +67,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--chart", paramLabel = "FILE.png", description = "Write a PNG bar chart.")
     Path chart;
 
+    @Option(names = "--scaling", description = "Also sweep threads (1..N), tokens (1k..64k) and tables (32..256); "
+            + "adds a 'scaling' section to the JSON and FILE-scaling.png beside --chart.")
+    boolean scaling;
+
     @Option(names = "--no-progress", description = "Do not show the progress bar.")
     boolean noProgress;
 
@@ -88,23 +95,34 @@ final class BenchCommand implements Callable<Integer> {
         } catch (RuntimeException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
-        int steps = (config.warmup() + config.repetitions()) * FfnBenchmark.candidateCount(config);
+        int steps = (config.warmup() + config.repetitions()) * FfnBenchmark.candidateCount(config)
+                + (scaling ? ScalingSweep.steps(config) : 0);
         FfnBenchmark.Result result;
-        if (noProgress) result = FfnBenchmark.run(config, step -> {});
-        else {
-            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("bench").setInitialMax(steps)
-                    .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(System.err)).build()) {
-                result = FfnBenchmark.run(config, bar::stepBy);
-            }
+        List<ScalingSweep.Point> points = List.of();
+        try (ProgressBar bar = noProgress ? null : new ProgressBarBuilder().setTaskName("bench").setInitialMax(steps)
+                .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(System.err)).build()) {
+            IntConsumer progress = bar == null ? step -> {} : bar::stepBy;
+            result = FfnBenchmark.run(config, progress);
+            if (scaling) points = ScalingSweep.run(config, progress);
         }
-        BenchReport.printTable(result, spec.commandLine().getOut());
+        var out = spec.commandLine().getOut();
+        BenchReport.printTable(result, out);
+        if (scaling) BenchReport.printScaling(points, out);
         if (json != null) {
-            BenchReport.writeJson(BenchReport.toJson(result), json);
+            var node = BenchReport.toJson(result);
+            if (scaling) BenchReport.addScaling(node, points);
+            BenchReport.writeJson(node, json);
             spec.commandLine().getErr().println("wrote " + json);
         }
         if (chart != null) {
             BenchReport.writeChart(result, chart);
             spec.commandLine().getErr().println("wrote " + chart);
+            if (scaling) {
+                String name = chart.getFileName().toString().replaceFirst("\\.png$", "");
+                Path scalingChart = chart.resolveSibling(name + "-scaling.png");
+                BenchReport.writeScalingChart(points, scalingChart);
+                spec.commandLine().getErr().println("wrote " + scalingChart);
+            }
         }
         return 0;
     }

@@ -69,7 +69,7 @@ public class FfnBench {
                 BenchData.random(rnd, 1 / Math.sqrt(D), F, D), BenchData.random(rnd, 0.1, F),
                 BenchData.random(rnd, 1 / Math.sqrt(F), D, F), BenchData.random(rnd, 0.1, D));
         denseOwn = DenseFfn.own(w, 1e-5f);
-        if (OneDnn.available()) denseOneDnn = DenseFfn.oneDnn(w, 1e-5f, tokens, false);
+        if (OneDnn.available()) denseOneDnn = DenseFfn.oneDnn(w, 1e-5f, tokens, false, threads);
     }
 
     @TearDown(Level.Trial)

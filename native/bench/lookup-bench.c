@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "lookupffn.h"
@@ -22,6 +23,20 @@ static float *lnw, *lnb, *x;
 static int32_t *code;
 static void *ws[2];
 static int kernel;
+
+/* Big buffers: 2 MiB aligned and, with LFFN_BENCH_THP=1, backed by transparent huge pages (madvise). */
+static void *balloc(size_t bytes) {
+    const size_t huge = (size_t)2 << 20;
+    bytes = (bytes + huge - 1) / huge * huge;
+    void *p = aligned_alloc(huge, bytes);
+    const char *e = getenv("LFFN_BENCH_THP");
+    if (p && e && *e == '1') madvise(p, bytes, MADV_HUGEPAGE);
+    return p;
+}
+
+#ifdef LFFN_FUSED_PROFILE
+extern double lffn_fused_profile[4];
+#endif
 
 static double now(void) {
     struct timespec ts;
@@ -98,7 +113,7 @@ static float frand(uint64_t *s) {
     return (float)((double)((*s * 0x2545F4914F6CDD1Dull) >> 11) / 4503599627370496.0 - 1.0);
 }
 static float *randv(int64_t n, float scale, uint64_t seed) {
-    float *p = aligned_alloc(64, (size_t)((n * 4 + 63) / 64 * 64));
+    float *p = balloc((size_t)(n * 4));
     for (int64_t i = 0; i < n; i++) p[i] = frand(&seed) * scale;
     return p;
 }
@@ -120,23 +135,23 @@ int main(int argc, char **argv) {
     if (reps < 1) reps = 1;
     if (reps > 63) reps = 63;
     const char *isa_names[] = {"scalar", "avx2", "avx512", "avx512_bf16"};
-    printf("lookup-bench: rows %ld, d %d, P %d, b %d, R %d, h %d, tau %d, o %d; ISA %s (cpu %s); median of %d\n",
-           (long)N, D, P, BLK, R, H, TAU, O, isa_names[lffn_get_effective_isa()], isa_names[lffn_cpu_isa()], reps);
+    printf("lookup-bench: rows %ld, d %d, P %d, b %d, R %d, h %d, tau %d, o %d; ISA %s (cpu %s); median of %d; huge pages %s\n",
+           (long)N, D, P, BLK, R, H, TAU, O, isa_names[lffn_get_effective_isa()], isa_names[lffn_cpu_isa()], reps, getenv("LFFN_BENCH_THP") && *getenv("LFFN_BENCH_THP") == '1' ? "on" : "off");
     const int64_t tn = (int64_t)H * (1 << TAU) * O;
     u = randv(N * D, 2.0f, 1);
     w = randv((int64_t)R * 4 * P * BLK, 1.7f / 181.0f, 2); /* ~ 1/sqrt(b P): keeps z of order 1 */
     hb = randv(HT, 0.1f, 3);
-    zb = aligned_alloc(64, (size_t)(N * HT * 4));
-    score = aligned_alloc(64, (size_t)(N * H * 4));
-    code = aligned_alloc(64, (size_t)(N * H * 4));
+    zb = balloc((size_t)(N * HT * 4));
+    score = balloc((size_t)(N * H * 4));
+    code = balloc((size_t)(N * H * 4));
     table = randv(tn, 0.05f, 4);
-    table16 = aligned_alloc(64, (size_t)(tn * 2));
+    table16 = balloc((size_t)(tn * 2));
     bias = randv(O, 0.1f, 5);
-    out = aligned_alloc(64, (size_t)(N * O * 4));
+    out = balloc((size_t)(N * O * 4));
     for (int t = 0; t < 2; t++) ws[t] = aligned_alloc(64, (size_t)lffn_bh4_workspace_size(N, P));
     lffn_convert_f32_to_bf16(tn, table, table16);
-    packed32 = aligned_alloc(64, (size_t)lffn_tables_pack_size(H, TAU, O, 0));
-    packed16 = aligned_alloc(64, (size_t)lffn_tables_pack_size(H, TAU, O, 1));
+    packed32 = balloc((size_t)lffn_tables_pack_size(H, TAU, O, 0));
+    packed16 = balloc((size_t)lffn_tables_pack_size(H, TAU, O, 1));
     lffn_tables_pack_f32(H, TAU, O, table, 0, packed32);
     lffn_tables_pack_f32(H, TAU, O, table, 1, packed16);
     x = randv(N * D, 2.0f, 6);
@@ -145,7 +160,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < D; i++) lnw[i] += 1.0f;
     for (int t = 0; t < 2; t++) {
         const int64_t bytes = lffn_lookupffn_workspace_size(N - N / 2, D, P, H, TAU);
-        lws[t] = aligned_alloc(64, (size_t)((bytes + 63) / 64 * 64));
+        lws[t] = balloc((size_t)bytes);
         memset(lws[t], 0, (size_t)bytes);
     }
     memset(out, 0, (size_t)(N * O * 4));
@@ -166,14 +181,35 @@ int main(int argc, char **argv) {
                               (double)N * H * (O * 2 + 8) + (double)N * O * 4, (double)tn * 8,
                               (double)N * (D + O) * 4, (double)N * (D + O) * 4};
     double sec[NK][2] = {{0}};
+    /* real codes and scores for the gathers even when bh4/hash are not timed */
+    if (lffn_bh4_project_f32(N, D, P, BLK, R, HT, u, D, w, hb, ws[0], zb, HT) != LFFN_SUCCESS ||
+        lffn_hash_code_score_f32(N, H, TAU, zb, HT, code, H, score, H) != LFFN_SUCCESS) {
+        fprintf(stderr, "setup failed\n");
+        return 1;
+    }
+    if (getenv("LFFN_BENCH_CODES")) { /* diagnostics: codes & mask (0: every lookup hits row 0, in L1) */
+        const int32_t mask = atoi(getenv("LFFN_BENCH_CODES"));
+        for (int64_t i = 0; i < N * H; i++) code[i] &= mask;
+    }
     printf("%-18s %8s %11s %9s %9s %11s %9s %9s\n", "kernel", "", "1 thread s", "GFLOP/s", "GB/s", "2 threads s",
            "GFLOP/s", "GB/s");
     for (kernel = 0; kernel < NK; kernel++) {
         if (any && !want[kernel]) continue;
+#ifdef LFFN_FUSED_PROFILE
+        for (int i = 0; i < 4; i++) lffn_fused_profile[i] = 0;
+#endif
         for (int th = 1; th <= 2; th++) sec[kernel][th - 1] = median_time(th, reps);
         printf("%-18s %8s %11.4f %9.1f %9.1f %11.4f %9.1f %9.1f\n", names[kernel], "", sec[kernel][0],
                flops[kernel] / sec[kernel][0] * 1e-9, bytes[kernel] / sec[kernel][0] * 1e-9, sec[kernel][1],
                flops[kernel] / sec[kernel][1] * 1e-9, bytes[kernel] / sec[kernel][1] * 1e-9);
+#ifdef LFFN_FUSED_PROFILE
+        if (kernel >= 8) {
+            const double tot = lffn_fused_profile[0] + lffn_fused_profile[1] + lffn_fused_profile[2] + lffn_fused_profile[3];
+            printf("   stages (share of fused ticks): layernorm %.1f%%, bh4 %.1f%%, hash %.1f%%, gather %.1f%%\n",
+                   100 * lffn_fused_profile[0] / tot, 100 * lffn_fused_profile[1] / tot, 100 * lffn_fused_profile[2] / tot,
+                   100 * lffn_fused_profile[3] / tot);
+        }
+#endif
     }
     for (int th = 0; th < 2; th++) {
         const double f32 = sec[0][th] + sec[1][th] + sec[2][th], b16 = sec[0][th] + sec[1][th] + sec[3][th];

@@ -196,6 +196,36 @@ LFFN_API lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int
                                                   const float *proj_bias, const void *packed_tables, int32_t bf16,
                                                   const float *bias, void *workspace, float *out, int64_t ldout);
 
+/* ---- attention (the encoder's self-attention; see docs/ABI.md) ----
+ * Masked softmax over rows: y[r, c] = exp(s[r, c] - max_c s[r, :]) / sum_c exp(...) with
+ * s[r, c] = x[r, c] * scale + mask_add[c] (mask_add == NULL: no mask). Each row should have a finite entry.
+ * x: borrowed, read [rows, cols], ld ldx; mask_add: borrowed, read [cols], may be NULL; y: borrowed, written
+ * [rows, cols], ld ldy. x and y may be the same buffer. */
+LFFN_API lffn_status_t lffn_softmax_rows_f32(int64_t rows, int64_t cols, const float *x, int64_t ldx, float scale,
+                                            const float *mask_add, float *y, int64_t ldy);
+
+/* Element-wise add over rows: y[r, c] = a[r, c] + b[r, c] (the residual connections). a, b: borrowed, read
+ * [rows, cols] with lda, ldb; y: borrowed, written [rows, cols], ld ldy; y may be a or b. */
+LFFN_API lffn_status_t lffn_add_f32(int64_t rows, int64_t cols, const float *a, int64_t lda, const float *b,
+                                   int64_t ldb, float *y, int64_t ldy);
+
+/* Bytes of scratch lffn_attention_f32 needs for one sequence of seq_len tokens; -1 for invalid sizes. */
+LFFN_API int64_t lffn_attention_workspace_size(int64_t seq_len);
+
+/* Self-attention of `heads` consecutive heads of one sequence. Head h reads columns
+ * h*head_size .. (h+1)*head_size-1 of q, k, v and writes the same columns of out:
+ *   out_h = softmax_rows((q_h . k_h^T) * scale + mask_add) . v_h
+ * (Q.K^T and P.V with lffn_gemm_f32, the softmax as lffn_softmax_rows_f32). q, k, v: borrowed, read
+ * [seq_len, heads*head_size] with ldq, ldk, ldv (they may be column slices of one fused [T, 3*hidden] QKV
+ * matrix); mask_add: borrowed, read [seq_len] (added to every query's scores: 0 for tokens, a large negative
+ * value for padding), may be NULL; workspace: borrowed, scratch of lffn_attention_workspace_size(seq_len)
+ * bytes, 64-byte aligned, one per concurrent call; out: borrowed, written [seq_len, heads*head_size], ld ldout,
+ * must not alias q, k, v. */
+LFFN_API lffn_status_t lffn_attention_f32(int64_t seq_len, int64_t heads, int64_t head_size, const float *q,
+                                         int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv,
+                                         float scale, const float *mask_add, void *workspace, float *out,
+                                         int64_t ldout);
+
 #ifdef __cplusplus
 }
 #endif

@@ -100,6 +100,7 @@ LFFN_HIDDEN void lffn_gather_packed_bf16_ref(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_bf16_avx2(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_bf16_avx512(LFFN_PGATHER_ARGS);
 /* dispatch by the current ISA (no checks) */
+/* (the AVX-512 kernels require row stride 1 for both, or table stride 1 for both) */
 LFFN_HIDDEN void lffn_gather_packed_dispatch(int bf16, LFFN_PGATHER_ARGS);
 
 

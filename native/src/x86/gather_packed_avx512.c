@@ -21,11 +21,17 @@
 _Static_assert(CF % 16 == 0 && CB % 32 == 0, "packed chunk widths");
 
 /* Rows per micro-tile (NR x NV accumulators must fit the 32 zmm with room for loads). */
-#ifndef PG_NR_F32
-#define PG_NR_F32 (NVF >= 4 ? 4 : NVF == 2 ? 8 : 12)
+#ifndef PG_NR_F32_TM
+#define PG_NR_F32_TM (NVF >= 4 ? 4 : NVF == 2 ? 8 : 12)
 #endif
-#ifndef PG_NR_BF16
-#define PG_NR_BF16 (NVB >= 4 ? 4 : 8)
+#ifndef PG_NR_BF16_TM
+#define PG_NR_BF16_TM (NVB >= 4 ? 4 : 8)
+#endif
+#ifndef PG_NR_F32_RM
+#define PG_NR_F32_RM 4
+#endif
+#ifndef PG_NR_BF16_RM
+#define PG_NR_BF16_RM 4
 #endif
 /* L2 bytes for one table group's slice (the rest of the 1 MiB L2 holds the streaming output, codes, scores). */
 #ifndef PG_GROUP_BYTES
@@ -48,31 +54,41 @@ static inline __mmask16 col_mask(int64_t n) { /* first n of 16 lanes */
 }
 
 /* One micro-tile: rows r..r+NR-1, tables g0..g0+g-1 of one chunk. cr/sr point at (row r, table g0);
- * slice at (chunk, table g0); o at (row r, chunk column 0). nc: valid columns of the chunk. */
+ * slice at (chunk, table g0); o at (row r, chunk column 0). nc: valid columns of the chunk. TM: codes and
+ * scores are table-major (row stride 1, table stride ks: one pointer per k, rows at immediate offsets),
+ * else row-major (table stride 1, row stride rs: one pointer per row). */
 #define DEFINE_TILE(NAME, NR, NV, ELEM, BODY)                                                                  \
     static inline __attribute__((always_inline)) void NAME(                                                  \
-        const int masked, const int first, const int pf, int64_t nc, int64_t tau, const int32_t *cr,         \
-        int64_t crs, int64_t cks, const float *sr, int64_t srs, int64_t sks, const ELEM *slice, int64_t g,    \
+        const int TM, const int masked, const int first, const int pf, int64_t nc, int64_t tau,              \
+        const int32_t *cr, const float *sr, int64_t cst, int64_t sst, const ELEM *slice, int64_t g,            \
         const float *bias, float *o, int64_t ldout) {                                                         \
         __m512 acc[NR][NV];                                                                                   \
         for (int i = 0; i < NR; i++)                                                                          \
             for (int v = 0; v < NV; v++) {                                                                    \
-                const float *src = first ? bias + 16 * v : o + i * ldout + 16 * v;                            \
                 if (first && !bias) acc[i][v] = _mm512_setzero_ps();                                          \
-                else if (masked) acc[i][v] = _mm512_maskz_loadu_ps(col_mask(nc - 16 * v), src);              \
-                else acc[i][v] = _mm512_loadu_ps(src);                                                        \
+                else {                                                                                        \
+                    const float *src = first ? bias + 16 * v : o + i * ldout + 16 * v;                        \
+                    acc[i][v] = masked ? _mm512_maskz_loadu_ps(col_mask(nc - 16 * v), src) : _mm512_loadu_ps(src); \
+                }                                                                                             \
             }                                                                                                 \
         const int64_t tstride = ((int64_t)1 << tau) * (int64_t)(NV * 16);                                     \
-        for (int64_t k = 0; k < g; k++) {                                                                     \
-            const ELEM *tk = slice + k * tstride;                                                             \
-            if (pf)                                                                                           \
+        const int32_t *cp[NR];                                                                                \
+        const float *sp[NR];                                                                                  \
+        for (int i = 0; i < NR; i++) {                                                                        \
+            cp[i] = cr + (TM ? i : i * cst);                                                                  \
+            sp[i] = sr + (TM ? i : i * sst);                                                                  \
+        }                                                                                                     \
+        const ELEM *tk = slice;                                                                               \
+        for (int64_t k = 0; k < g; k++, tk += tstride) {                                                      \
+            const int64_t kc = TM ? k * cst : k, kq = TM ? k * sst : k;                                       \
+            if (pf && TM)                                                                                     \
                 for (int i = 0; i < NR; i++) {                                                                \
-                    const char *p = (const char *)(tk + (int64_t)cr[(NR + i) * crs + k * cks] * (NV * 16));   \
+                    const char *p = (const char *)(tk + (int64_t)cr[kc + NR + i] * (NV * 16));                \
                     for (int l = 0; l < (int)(NV * 16 * sizeof(ELEM)); l += 64) _mm_prefetch(p + l, _MM_HINT_T0); \
                 }                                                                                             \
             for (int i = 0; i < NR; i++) {                                                                    \
-                const ELEM *t = tk + (int64_t)cr[i * crs + k * cks] * (NV * 16);                              \
-                const __m512 s = _mm512_set1_ps(sr[i * srs + k * sks]);                                       \
+                const ELEM *t = tk + (int64_t)(TM ? cr[kc + i] : cp[i][kc]) * (NV * 16);                      \
+                const __m512 s = _mm512_set1_ps(TM ? sr[kq + i] : sp[i][kq]);                                 \
                 BODY                                                                                          \
             }                                                                                                 \
         }                                                                                                     \
@@ -94,17 +110,39 @@ static inline __mmask16 col_mask(int64_t n) { /* first n of 16 lanes */
         acc[i][2 * h + 1] = _mm512_fmadd_ps(s, hi, acc[i][2 * h + 1]);                                       \
     }
 
-DEFINE_TILE(f32_tile_n, PG_NR_F32, NVF, float, F32_BODY)
+DEFINE_TILE(f32_tile_tm, PG_NR_F32_TM, NVF, float, F32_BODY)
+DEFINE_TILE(f32_tile_rm, PG_NR_F32_RM, NVF, float, F32_BODY)
 DEFINE_TILE(f32_tile_1, 1, NVF, float, F32_BODY)
-DEFINE_TILE(bf16_tile_n, PG_NR_BF16, NVB, uint16_t, BF16_BODY)
+DEFINE_TILE(bf16_tile_tm, PG_NR_BF16_TM, NVB, uint16_t, BF16_BODY)
+DEFINE_TILE(bf16_tile_rm, PG_NR_BF16_RM, NVB, uint16_t, BF16_BODY)
 DEFINE_TILE(bf16_tile_1, 1, NVB, uint16_t, BF16_BODY)
 
-/* The loops shared by both element types: chunk, group, row micro-tiles (prefetching the next tile's rows
- * when it exists), then single rows. */
-#define GATHER_LOOPS(ELEM, C, NR, TILE_N, TILE_1)                                                             \
+/* Row micro-tiles of one (chunk, group), every flag a constant in its own specialisation. */
+#define ROW_TILES(TM, NR, TILE_N, TILE_1, masked, first)                                                      \
+    do {                                                                                                     \
+        int64_t r = 0;                                                                                       \
+        for (; r + NR <= rows; r += NR) {                                                                    \
+            const int32_t *cr = code + r * code_rs + g0 * code_ks;                                           \
+            const float *sr = score + r * score_rs + g0 * score_ks;                                          \
+            float *o = out + r * ldout + c0;                                                                 \
+            if (PG_PREFETCH && TM && r + 2 * NR <= rows)                                                     \
+                TILE_N(TM, masked, first, 1, nc, tau, cr, sr, cst, sst, slice, g, bb, o, ldout);               \
+            else                                                                                             \
+                TILE_N(TM, masked, first, 0, nc, tau, cr, sr, cst, sst, slice, g, bb, o, ldout);               \
+        }                                                                                                    \
+        for (; r < rows; r++)                                                                                \
+            TILE_1(TM, masked, first, 0, nc, tau, code + r * code_rs + g0 * code_ks,                         \
+                   score + r * score_rs + g0 * score_ks, cst, sst, slice, g, bb, out + r * ldout + c0, ldout); \
+    } while (0)
+
+/* The loops shared by both element types: chunk, group, row micro-tiles. */
+#define GATHER_LOOPS(ELEM, C, NR_TM, NR_RM, TILE_TM, TILE_RM, TILE_1)                                         \
     const ELEM *pk = (const ELEM *)packed;                                                                   \
     const int64_t trows = tables << tau;                                                                     \
     const int64_t G = group_tables(tables, tau, (int64_t)(C * sizeof(ELEM)));                                \
+    /* table-major (row stride 1) or row-major (table stride 1): the two layouts the library uses */         \
+    const int tm = code_rs == 1 && score_rs == 1;                                                            \
+    const int64_t cst = tm ? code_ks : code_rs, sst = tm ? score_ks : score_rs;                              \
     for (int64_t c0 = 0; c0 < out_dim; c0 += C) {                                                            \
         const int64_t nc = out_dim - c0 < C ? out_dim - c0 : C;                                              \
         const int masked = nc < C;                                                                           \
@@ -114,34 +152,22 @@ DEFINE_TILE(bf16_tile_1, 1, NVB, uint16_t, BF16_BODY)
             const int first = g0 == 0;                                                                       \
             const ELEM *slice = chunk + (g0 << tau) * C;                                                     \
             const float *bb = bias ? bias + c0 : NULL;                                                       \
-            int64_t r = 0;                                                                                   \
-            for (; r + NR <= rows; r += NR) {                                                                \
-                const int pf = PG_PREFETCH && r + 2 * NR <= rows;                                            \
-                const int32_t *cr = code + r * code_rs + g0 * code_ks;                                       \
-                const float *sr = score + r * score_rs + g0 * score_ks;                                      \
-                float *o = out + r * ldout + c0;                                                             \
-                /* constant flags so each variant is specialised */                                          \
-                if (masked) {                                                                                \
-                    if (first) TILE_N(1, 1, pf, nc, tau, cr, code_rs, code_ks, sr, score_rs, score_ks, slice, g, bb, o, ldout); \
-                    else TILE_N(1, 0, pf, nc, tau, cr, code_rs, code_ks, sr, score_rs, score_ks, slice, g, bb, o, ldout);       \
-                } else if (pf) {                                                                             \
-                    if (first) TILE_N(0, 1, 1, nc, tau, cr, code_rs, code_ks, sr, score_rs, score_ks, slice, g, bb, o, ldout); \
-                    else TILE_N(0, 0, 1, nc, tau, cr, code_rs, code_ks, sr, score_rs, score_ks, slice, g, bb, o, ldout);       \
-                } else {                                                                                     \
-                    TILE_N(0, first, 0, nc, tau, cr, code_rs, code_ks, sr, score_rs, score_ks, slice, g, bb, o, ldout);        \
-                }                                                                                            \
+            if (tm) {                                                                                        \
+                if (masked) ROW_TILES(1, NR_TM, TILE_TM, TILE_1, 1, first);                                  \
+                else if (first) ROW_TILES(1, NR_TM, TILE_TM, TILE_1, 0, 1);                                  \
+                else ROW_TILES(1, NR_TM, TILE_TM, TILE_1, 0, 0);                                             \
+            } else {                                                                                         \
+                if (masked) ROW_TILES(0, NR_RM, TILE_RM, TILE_1, 1, first);                                  \
+                else if (first) ROW_TILES(0, NR_RM, TILE_RM, TILE_1, 0, 1);                                  \
+                else ROW_TILES(0, NR_RM, TILE_RM, TILE_1, 0, 0);                                             \
             }                                                                                                \
-            for (; r < rows; r++)                                                                            \
-                TILE_1(masked, first, 0, nc, tau, code + r * code_rs + g0 * code_ks, code_rs, code_ks,       \
-                       score + r * score_rs + g0 * score_ks, score_rs, score_ks, slice, g, bb,               \
-                       out + r * ldout + c0, ldout);                                                         \
         }                                                                                                    \
     }
 
 void lffn_gather_packed_f32_avx512(LFFN_PGATHER_ARGS) {
-    GATHER_LOOPS(float, CF, PG_NR_F32, f32_tile_n, f32_tile_1)
+    GATHER_LOOPS(float, CF, PG_NR_F32_TM, PG_NR_F32_RM, f32_tile_tm, f32_tile_rm, f32_tile_1)
 }
 
 void lffn_gather_packed_bf16_avx512(LFFN_PGATHER_ARGS) {
-    GATHER_LOOPS(uint16_t, CB, PG_NR_BF16, bf16_tile_n, bf16_tile_1)
+    GATHER_LOOPS(uint16_t, CB, PG_NR_BF16_TM, PG_NR_BF16_RM, bf16_tile_tm, bf16_tile_rm, bf16_tile_1)
 }

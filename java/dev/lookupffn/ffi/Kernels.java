@@ -239,4 +239,58 @@ public final class Kernels {
     private static MemorySegment nullable(MemorySegment seg) {
         return seg == null ? MemorySegment.NULL : seg;
     }
+
+    // ---- attention (encoder) ----
+
+    /** y[r,:] = softmax(x[r,:] · scale + maskAdd) over {@code rows} rows; maskAdd [cols] may be null; y may be x. */
+    public static void softmaxRows(long rows, long cols, MemorySegment x, long ldx, float scale, MemorySegment maskAdd,
+                                   MemorySegment y, long ldy) {
+        positive("cols", cols);
+        matrix("x", x, rows, cols, ldx, F32);
+        optional("maskAdd", maskAdd, cols, F32);
+        matrix("y", y, rows, cols, ldy, F32);
+        if (!Float.isFinite(scale)) throw new ShapeException("softmax scale must be finite, got " + scale);
+        check("lffn_softmax_rows_f32", lffn_softmax_rows_f32(rows, cols, x, ldx, scale, nullable(maskAdd), y, ldy));
+    }
+
+    /** y = a + b element-wise over rows × cols; y may be a or b. */
+    public static void add(long rows, long cols, MemorySegment a, long lda, MemorySegment b, long ldb,
+                           MemorySegment y, long ldy) {
+        positive("cols", cols);
+        matrix("a", a, rows, cols, lda, F32);
+        matrix("b", b, rows, cols, ldb, F32);
+        matrix("y", y, rows, cols, ldy, F32);
+        check("lffn_add_f32", lffn_add_f32(rows, cols, a, lda, b, ldb, y, ldy));
+    }
+
+    public static long attentionWorkspaceSize(long seqLen) {
+        long size = lffn_attention_workspace_size(seqLen);
+        if (size < 0) throw new ShapeException("invalid attention workspace request: sequence length " + seqLen);
+        return size;
+    }
+
+    /**
+     * Self-attention of {@code heads} heads of one sequence: head h reads columns [h·hs, (h+1)·hs) of q, k, v and
+     * writes them in out: out_h = softmax(q_h·k_hᵀ·scale + maskAdd)·v_h. maskAdd [seqLen] may be null.
+     */
+    public static void attention(long seqLen, long heads, long headSize, MemorySegment q, long ldq, MemorySegment k,
+                                 long ldk, MemorySegment v, long ldv, float scale, MemorySegment maskAdd,
+                                 MemorySegment workspace, MemorySegment out, long ldout) {
+        positive("seqLen", seqLen);
+        positive("heads", heads);
+        positive("headSize", headSize);
+        long width = Math.multiplyExact(heads, headSize);
+        matrix("q", q, seqLen, width, ldq, F32);
+        matrix("k", k, seqLen, width, ldk, F32);
+        matrix("v", v, seqLen, width, ldv, F32);
+        optional("maskAdd", maskAdd, seqLen, F32);
+        long ws = attentionWorkspaceSize(seqLen);
+        if (workspace.byteSize() < ws)
+            throw new ShapeException("attention workspace has " + workspace.byteSize() + " bytes, needs " + ws);
+        aligned("workspace", workspace);
+        matrix("out", out, seqLen, width, ldout, F32);
+        if (!Float.isFinite(scale)) throw new ShapeException("attention scale must be finite, got " + scale);
+        check("lffn_attention_f32", lffn_attention_f32(seqLen, heads, headSize, q, ldq, k, ldk, v, ldv, scale,
+                nullable(maskAdd), workspace, out, ldout));
+    }
 }

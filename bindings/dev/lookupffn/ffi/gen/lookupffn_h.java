@@ -1228,4 +1228,597 @@ public class lookupffn_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class lffn_tables_pack_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_tables_pack_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, int32_t bf16)
+     * }
+     */
+    public static FunctionDescriptor lffn_tables_pack_size$descriptor() {
+        return lffn_tables_pack_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, int32_t bf16)
+     * }
+     */
+    public static MethodHandle lffn_tables_pack_size$handle() {
+        return lffn_tables_pack_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, int32_t bf16)
+     * }
+     */
+    public static MemorySegment lffn_tables_pack_size$address() {
+        return lffn_tables_pack_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, int32_t bf16)
+     * }
+     */
+    public static long lffn_tables_pack_size(long tables, long tau, long out_dim, int bf16) {
+        var mh$ = lffn_tables_pack_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_tables_pack_size", tables, tau, out_dim, bf16);
+            }
+            return (long)mh$.invokeExact(tables, tau, out_dim, bf16);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_tables_pack_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_INT,
+            lookupffn_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_tables_pack_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float *table, int32_t bf16, void *packed)
+     * }
+     */
+    public static FunctionDescriptor lffn_tables_pack_f32$descriptor() {
+        return lffn_tables_pack_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float *table, int32_t bf16, void *packed)
+     * }
+     */
+    public static MethodHandle lffn_tables_pack_f32$handle() {
+        return lffn_tables_pack_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float *table, int32_t bf16, void *packed)
+     * }
+     */
+    public static MemorySegment lffn_tables_pack_f32$address() {
+        return lffn_tables_pack_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float *table, int32_t bf16, void *packed)
+     * }
+     */
+    public static int lffn_tables_pack_f32(long tables, long tau, long out_dim, MemorySegment table, int bf16, MemorySegment packed) {
+        var mh$ = lffn_tables_pack_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_tables_pack_f32", tables, tau, out_dim, table, bf16, packed);
+            }
+            return (int)mh$.invokeExact(tables, tau, out_dim, table, bf16, packed);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_gather_accum_packed {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_INT,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_gather_accum_packed");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const void *packed, int32_t bf16, const float *bias, float *out, int64_t ldout)
+     * }
+     */
+    public static FunctionDescriptor lffn_gather_accum_packed$descriptor() {
+        return lffn_gather_accum_packed.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const void *packed, int32_t bf16, const float *bias, float *out, int64_t ldout)
+     * }
+     */
+    public static MethodHandle lffn_gather_accum_packed$handle() {
+        return lffn_gather_accum_packed.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const void *packed, int32_t bf16, const float *bias, float *out, int64_t ldout)
+     * }
+     */
+    public static MemorySegment lffn_gather_accum_packed$address() {
+        return lffn_gather_accum_packed.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const void *packed, int32_t bf16, const float *bias, float *out, int64_t ldout)
+     * }
+     */
+    public static int lffn_gather_accum_packed(long rows, long tables, long tau, long out_dim, MemorySegment code, long ldcode, MemorySegment score, long ldscore, MemorySegment packed, int bf16, MemorySegment bias, MemorySegment out, long ldout) {
+        var mh$ = lffn_gather_accum_packed.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_gather_accum_packed", rows, tables, tau, out_dim, code, ldcode, score, ldscore, packed, bf16, bias, out, ldout);
+            }
+            return (int)mh$.invokeExact(rows, tables, tau, out_dim, code, ldcode, score, ldscore, packed, bf16, bias, out, ldout);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_lookupffn_workspace_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_lookupffn_workspace_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t lffn_lookupffn_workspace_size(int64_t rows, int64_t dim, int64_t padded_dim, int64_t tables, int64_t tau)
+     * }
+     */
+    public static FunctionDescriptor lffn_lookupffn_workspace_size$descriptor() {
+        return lffn_lookupffn_workspace_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t lffn_lookupffn_workspace_size(int64_t rows, int64_t dim, int64_t padded_dim, int64_t tables, int64_t tau)
+     * }
+     */
+    public static MethodHandle lffn_lookupffn_workspace_size$handle() {
+        return lffn_lookupffn_workspace_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t lffn_lookupffn_workspace_size(int64_t rows, int64_t dim, int64_t padded_dim, int64_t tables, int64_t tau)
+     * }
+     */
+    public static MemorySegment lffn_lookupffn_workspace_size$address() {
+        return lffn_lookupffn_workspace_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t lffn_lookupffn_workspace_size(int64_t rows, int64_t dim, int64_t padded_dim, int64_t tables, int64_t tau)
+     * }
+     */
+    public static long lffn_lookupffn_workspace_size(long rows, long dim, long padded_dim, long tables, long tau) {
+        var mh$ = lffn_lookupffn_workspace_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_lookupffn_workspace_size", rows, dim, padded_dim, tables, tau);
+            }
+            return (long)mh$.invokeExact(rows, dim, padded_dim, tables, tau);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_lookupffn_forward_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_FLOAT,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_INT,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_lookupffn_forward_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const float *proj_weight, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float *out, int64_t ldout)
+     * }
+     */
+    public static FunctionDescriptor lffn_lookupffn_forward_f32$descriptor() {
+        return lffn_lookupffn_forward_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const float *proj_weight, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float *out, int64_t ldout)
+     * }
+     */
+    public static MethodHandle lffn_lookupffn_forward_f32$handle() {
+        return lffn_lookupffn_forward_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const float *proj_weight, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float *out, int64_t ldout)
+     * }
+     */
+    public static MemorySegment lffn_lookupffn_forward_f32$address() {
+        return lffn_lookupffn_forward_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const float *proj_weight, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float *out, int64_t ldout)
+     * }
+     */
+    public static int lffn_lookupffn_forward_f32(long rows, long dim, long padded_dim, long block, long repeats, long tables, long tau, long out_dim, MemorySegment x, long ldx, MemorySegment ln_weight, MemorySegment ln_bias, float eps, MemorySegment proj_weight, MemorySegment proj_bias, MemorySegment packed_tables, int bf16, MemorySegment bias, MemorySegment workspace, MemorySegment out, long ldout) {
+        var mh$ = lffn_lookupffn_forward_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_lookupffn_forward_f32", rows, dim, padded_dim, block, repeats, tables, tau, out_dim, x, ldx, ln_weight, ln_bias, eps, proj_weight, proj_bias, packed_tables, bf16, bias, workspace, out, ldout);
+            }
+            return (int)mh$.invokeExact(rows, dim, padded_dim, block, repeats, tables, tau, out_dim, x, ldx, ln_weight, ln_bias, eps, proj_weight, proj_bias, packed_tables, bf16, bias, workspace, out, ldout);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_softmax_rows_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_FLOAT,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_softmax_rows_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_softmax_rows_f32(int64_t rows, int64_t cols, const float *x, int64_t ldx, float scale, const float *mask_add, float *y, int64_t ldy)
+     * }
+     */
+    public static FunctionDescriptor lffn_softmax_rows_f32$descriptor() {
+        return lffn_softmax_rows_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_softmax_rows_f32(int64_t rows, int64_t cols, const float *x, int64_t ldx, float scale, const float *mask_add, float *y, int64_t ldy)
+     * }
+     */
+    public static MethodHandle lffn_softmax_rows_f32$handle() {
+        return lffn_softmax_rows_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_softmax_rows_f32(int64_t rows, int64_t cols, const float *x, int64_t ldx, float scale, const float *mask_add, float *y, int64_t ldy)
+     * }
+     */
+    public static MemorySegment lffn_softmax_rows_f32$address() {
+        return lffn_softmax_rows_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_softmax_rows_f32(int64_t rows, int64_t cols, const float *x, int64_t ldx, float scale, const float *mask_add, float *y, int64_t ldy)
+     * }
+     */
+    public static int lffn_softmax_rows_f32(long rows, long cols, MemorySegment x, long ldx, float scale, MemorySegment mask_add, MemorySegment y, long ldy) {
+        var mh$ = lffn_softmax_rows_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_softmax_rows_f32", rows, cols, x, ldx, scale, mask_add, y, ldy);
+            }
+            return (int)mh$.invokeExact(rows, cols, x, ldx, scale, mask_add, y, ldy);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_add_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_add_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_add_f32(int64_t rows, int64_t cols, const float *a, int64_t lda, const float *b, int64_t ldb, float *y, int64_t ldy)
+     * }
+     */
+    public static FunctionDescriptor lffn_add_f32$descriptor() {
+        return lffn_add_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_add_f32(int64_t rows, int64_t cols, const float *a, int64_t lda, const float *b, int64_t ldb, float *y, int64_t ldy)
+     * }
+     */
+    public static MethodHandle lffn_add_f32$handle() {
+        return lffn_add_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_add_f32(int64_t rows, int64_t cols, const float *a, int64_t lda, const float *b, int64_t ldb, float *y, int64_t ldy)
+     * }
+     */
+    public static MemorySegment lffn_add_f32$address() {
+        return lffn_add_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_add_f32(int64_t rows, int64_t cols, const float *a, int64_t lda, const float *b, int64_t ldb, float *y, int64_t ldy)
+     * }
+     */
+    public static int lffn_add_f32(long rows, long cols, MemorySegment a, long lda, MemorySegment b, long ldb, MemorySegment y, long ldy) {
+        var mh$ = lffn_add_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_add_f32", rows, cols, a, lda, b, ldb, y, ldy);
+            }
+            return (int)mh$.invokeExact(rows, cols, a, lda, b, ldb, y, ldy);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_attention_workspace_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_attention_workspace_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t lffn_attention_workspace_size(int64_t seq_len)
+     * }
+     */
+    public static FunctionDescriptor lffn_attention_workspace_size$descriptor() {
+        return lffn_attention_workspace_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t lffn_attention_workspace_size(int64_t seq_len)
+     * }
+     */
+    public static MethodHandle lffn_attention_workspace_size$handle() {
+        return lffn_attention_workspace_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t lffn_attention_workspace_size(int64_t seq_len)
+     * }
+     */
+    public static MemorySegment lffn_attention_workspace_size$address() {
+        return lffn_attention_workspace_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t lffn_attention_workspace_size(int64_t seq_len)
+     * }
+     */
+    public static long lffn_attention_workspace_size(long seq_len) {
+        var mh$ = lffn_attention_workspace_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_attention_workspace_size", seq_len);
+            }
+            return (long)mh$.invokeExact(seq_len);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_attention_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_FLOAT,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_attention_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_attention_f32(int64_t seq_len, int64_t heads, int64_t head_size, const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv, float scale, const float *mask_add, void *workspace, float *out, int64_t ldout)
+     * }
+     */
+    public static FunctionDescriptor lffn_attention_f32$descriptor() {
+        return lffn_attention_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_attention_f32(int64_t seq_len, int64_t heads, int64_t head_size, const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv, float scale, const float *mask_add, void *workspace, float *out, int64_t ldout)
+     * }
+     */
+    public static MethodHandle lffn_attention_f32$handle() {
+        return lffn_attention_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_attention_f32(int64_t seq_len, int64_t heads, int64_t head_size, const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv, float scale, const float *mask_add, void *workspace, float *out, int64_t ldout)
+     * }
+     */
+    public static MemorySegment lffn_attention_f32$address() {
+        return lffn_attention_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_attention_f32(int64_t seq_len, int64_t heads, int64_t head_size, const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv, float scale, const float *mask_add, void *workspace, float *out, int64_t ldout)
+     * }
+     */
+    public static int lffn_attention_f32(long seq_len, long heads, long head_size, MemorySegment q, long ldq, MemorySegment k, long ldk, MemorySegment v, long ldv, float scale, MemorySegment mask_add, MemorySegment workspace, MemorySegment out, long ldout) {
+        var mh$ = lffn_attention_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_attention_f32", seq_len, heads, head_size, q, ldq, k, ldk, v, ldv, scale, mask_add, workspace, out, ldout);
+            }
+            return (int)mh$.invokeExact(seq_len, heads, head_size, q, ldq, k, ldk, v, ldv, scale, mask_add, workspace, out, ldout);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }

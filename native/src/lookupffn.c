@@ -1,0 +1,128 @@
+/* The fused LookupFFN layer (SPEC.md steps 1-4 with a BH4 projection): entry point, checks, workspace layout
+ * and the tiling. Rows are processed in big tiles of up to LFFN_FUSED_ROWS rows; each big tile in sub-tiles
+ * of LFFN_BH4_TILE rows goes LayerNorm -> BH4 -> hash with L1/L2-resident intermediates, leaving only codes and
+ * scores (8 bytes per row and table) for the whole big tile; then one packed gather over the big tile, so
+ * each (chunk, table group) slice of the packed tables is brought into L2 once per big tile.
+ *
+ * AVX-512: BH4 writes z feature-major (one lane per row) and the hash reads it with aligned loads; codes and
+ * scores are stored table-major ([tables][big tile]), which the packed gather reads directly. Other ISAs
+ * compose the row-major kernels (codes [big tile][tables]). */
+#include "lookup_internal.h"
+
+#ifndef LFFN_FUSED_ROWS
+#define LFFN_FUSED_ROWS 4096 /* rows per big tile (codes + scores: 8 KiB per 8 rows of 128 tables) */
+#endif
+#define TT LFFN_BH4_TILE
+
+/* Build with -DLFFN_FUSED_PROFILE to accumulate per-stage TSC ticks (LayerNorm, BH4, hash, gather) into
+ * lffn_fused_profile (summed over threads, racy: for single-run diagnostics only). */
+#ifdef LFFN_FUSED_PROFILE
+#include <x86intrin.h>
+LFFN_API double lffn_fused_profile[4];
+#define PROF_T(v) const uint64_t v = __rdtsc()
+#define PROF_ADD(i, a, b) (lffn_fused_profile[i] += (double)((b) - (a)))
+#else
+#define PROF_T(v)
+#define PROF_ADD(i, a, b)
+#endif
+#define MAX_P ((int64_t)1 << 24)
+
+static int is_pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+static int64_t al64(int64_t b) { return (b + 63) & ~(int64_t)63; }
+
+typedef struct {
+    int64_t bt;                           /* big-tile row capacity, a multiple of TT */
+    int64_t code, score, ln, z, bh4, end; /* byte offsets */
+} fused_layout;
+
+static int layout_of(int64_t rows, int64_t dim, int64_t P, int64_t tables, int64_t tau, fused_layout *L) {
+    if (rows < 0 || dim < 1 || dim > MAX_P || !is_pow2(P) || P > MAX_P || P < dim || tables < 1 ||
+        tables > ((int64_t)1 << 30) || tau < 1 || tau > 16)
+        return 0;
+    int64_t bt = rows < LFFN_FUSED_ROWS ? rows : LFFN_FUSED_ROWS;
+    bt = (bt + TT - 1) / TT * TT;
+    if (bt < TT) bt = TT;
+    L->bt = bt;
+    L->code = 0;
+    L->score = L->code + al64(tables * bt * 4);
+    L->ln = L->score + al64(tables * bt * 4);
+    L->z = L->ln + al64(TT * dim * 4);
+    L->bh4 = L->z + al64(tables * tau * TT * 4);
+    L->end = L->bh4 + al64(3 * P * TT * 4);
+    return 1;
+}
+
+int64_t lffn_lookupffn_workspace_size(int64_t rows, int64_t dim, int64_t padded_dim, int64_t tables, int64_t tau) {
+    fused_layout L;
+    if (!layout_of(rows, dim, padded_dim, tables, tau, &L)) return -1;
+    return rows == 0 ? 0 : L.end;
+}
+
+lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block,
+                                         int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim,
+                                         const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias,
+                                         float eps, const float *proj_weight, const float *proj_bias,
+                                         const void *packed_tables, int32_t bf16, const float *bias, void *workspace,
+                                         float *out, int64_t ldout) {
+    fused_layout L;
+    const int64_t P = padded_dim;
+    LFFN_CHECK(layout_of(rows, dim, P, tables, tau, &L));
+    LFFN_CHECK(P / 2 < dim);                       /* P is the next power of two >= dim */
+    LFFN_CHECK(is_pow2(block) && block <= P);      /* b divides P */
+    const int64_t hz = tables * tau;               /* projected width */
+    LFFN_CHECK(repeats >= 1 && repeats <= MAX_P && repeats * P >= hz);
+    LFFN_CHECK(lffn_tables_pack_size(tables, tau, out_dim, bf16) > 0);
+    LFFN_CHECK(ldx >= dim && ldout >= out_dim && eps >= 0.0f);
+    if (rows == 0) return LFFN_SUCCESS;
+    LFFN_CHECK(x && ln_weight && ln_bias && proj_weight && packed_tables && workspace && out);
+    LFFN_CHECK(((uintptr_t)workspace & 63) == 0 && ((uintptr_t)packed_tables & 63) == 0);
+
+    char *ws = workspace;
+    int32_t *code = (int32_t *)(ws + L.code);
+    float *score = (float *)(ws + L.score), *ln = (float *)(ws + L.ln), *z = (float *)(ws + L.z);
+    float *bh4ws = (float *)(ws + L.bh4);
+    const lffn_isa_t isa = lffn_isa_now();
+    const int wide = isa >= LFFN_ISA_AVX512;
+    for (int64_t b0 = 0; b0 < rows; b0 += L.bt) {
+        const int64_t nb = rows - b0 < L.bt ? rows - b0 : L.bt;
+        for (int64_t s = 0; s < nb; s += TT) {
+            const int64_t nt = nb - s < TT ? nb - s : TT;
+            const float *xs = x + (b0 + s) * ldx;
+            PROF_T(t0);
+            switch (isa) {
+            case LFFN_ISA_AVX512_BF16:
+            case LFFN_ISA_AVX512: lffn_layernorm_f32_avx512(nt, dim, xs, ldx, ln_weight, ln_bias, eps, ln, dim); break;
+            case LFFN_ISA_AVX2: lffn_layernorm_f32_avx2(nt, dim, xs, ldx, ln_weight, ln_bias, eps, ln, dim); break;
+            default: lffn_layernorm_f32_ref(nt, dim, xs, ldx, ln_weight, ln_bias, eps, ln, dim); break;
+            }
+            PROF_T(t1);
+            if (wide) {
+                lffn_bh4_tile_f32_avx512(nt, dim, P, block, repeats, hz, ln, dim, proj_weight, proj_bias, bh4ws, z);
+                PROF_T(t2);
+                lffn_hash_tile_f32_avx512(tables, tau, z, code + s, score + s, L.bt);
+                PROF_T(t3);
+                PROF_ADD(0, t0, t1);
+                PROF_ADD(1, t1, t2);
+                PROF_ADD(2, t2, t3);
+            } else if (isa == LFFN_ISA_AVX2) {
+                lffn_bh4_project_f32_avx2(nt, dim, P, block, repeats, hz, ln, dim, proj_weight, proj_bias, bh4ws, z, hz);
+                lffn_hash_code_score_f32_avx2(nt, tables, tau, z, hz, code + s * tables, tables, score + s * tables,
+                                              tables);
+            } else {
+                lffn_bh4_project_f32_ref(nt, dim, P, block, repeats, hz, ln, dim, proj_weight, proj_bias, bh4ws, z, hz);
+                lffn_hash_code_score_f32_ref(nt, tables, tau, z, hz, code + s * tables, tables, score + s * tables,
+                                             tables);
+            }
+        }
+        PROF_T(g0);
+        if (wide)
+            lffn_gather_packed_dispatch(bf16 != 0, nb, tables, tau, out_dim, code, 1, L.bt, score, 1, L.bt,
+                                        packed_tables, bias, out + b0 * ldout, ldout);
+        else
+            lffn_gather_packed_dispatch(bf16 != 0, nb, tables, tau, out_dim, code, tables, 1, score, tables, 1,
+                                        packed_tables, bias, out + b0 * ldout, ldout);
+        PROF_T(g1);
+        PROF_ADD(3, g0, g1);
+    }
+    return LFFN_SUCCESS;
+}

@@ -232,6 +232,64 @@ public final class SparkEmbedCommand implements Callable<Integer> {
             single = median(t);
         }
 
+        // 1b. one JVM, data-parallel like Spark: the lines cut into as many slices as Spark gets partitions, each
+        //     slice embedded by its own thread on a 1-thread Encoder (Encoder.embed is thread-safe): Spark's work
+        //     without Spark, so (1b) vs (2) is Spark's own overhead
+        int slices = partitions != null ? partitions : localCores(master);
+        double dataParallel;
+        try (Encoder enc = model == null ? Encoder.loadDefault(eo.withThreads(1)) : Encoder.load(Path.of(model), eo.withThreads(1))) {
+            enc.embed(lines.subList(0, Math.min(n, 256)));
+            double[] t = new double[benchRuns];
+            for (int r = 0; r < benchRuns; r++) {
+                long t0 = System.nanoTime();
+                List<Thread> threads = new ArrayList<>();
+                for (int k = 0; k < slices; k++) {
+                    List<String> slice = lines.subList((int) ((long) n * k / slices), (int) ((long) n * (k + 1) / slices));
+                    threads.add(Thread.ofPlatform().start(() -> enc.embed(slice)));
+                }
+                for (Thread th : threads) {
+                    try {
+                        th.join();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IllegalStateException("interrupted", e);
+                    }
+                }
+                t[r] = (System.nanoTime() - t0) / 1e9;
+            }
+            dataParallel = median(t);
+        }
+
+        // 1c. the same slices and threads, each running the code a Spark task runs (TaskEmbedder: its own 1-thread
+        //     pool, a reused confined buffer) without Spark: (1c) vs (2) is what Spark itself adds or takes
+        double taskCode;
+        try (Encoder enc = model == null ? Encoder.loadDefault(eo.withThreads(1)) : Encoder.load(Path.of(model), eo.withThreads(1))) {
+            double[] t = new double[benchRuns + 1];
+            for (int r = 0; r <= benchRuns; r++) { // run 0: warm-up
+                long t0 = System.nanoTime();
+                List<Thread> threads = new ArrayList<>();
+                for (int k = 0; k < slices; k++) {
+                    List<String> slice = lines.subList((int) ((long) n * k / slices), (int) ((long) n * (k + 1) / slices));
+                    threads.add(Thread.ofPlatform().start(() -> {
+                        try (TaskEmbedder te = new TaskEmbedder(1, batchSize)) {
+                            for (int c = 0; c < slice.size(); c += EmbedOptions.DEFAULT.chunkRows())
+                                te.embed(enc, slice.subList(c, Math.min(slice.size(), c + EmbedOptions.DEFAULT.chunkRows())));
+                        }
+                    }));
+                }
+                for (Thread th : threads) {
+                    try {
+                        th.join();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IllegalStateException("interrupted", e);
+                    }
+                }
+                t[r] = (System.nanoTime() - t0) / 1e9;
+            }
+            taskCode = median(Arrays.copyOfRange(t, 1, t.length));
+        }
+
         // 2. the same lines through Spark: cached input, a no-op sink, so the time is the embedding stage's
         double cold, spark;
         int parts;
@@ -254,12 +312,24 @@ public final class SparkEmbedCommand implements Callable<Integer> {
         int taskThreads = threadsPerTask > 0 ? threadsPerTask : 1;
         out.printf(Locale.ROOT, "corpus: %d lines (%s), batch size %d, model %s%n", n, input != null ? input : "synthetic, seed 42",
                 batchSize, model == null ? "all-MiniLM-L6-v2 (embedded)" : model);
-        out.printf(Locale.ROOT, "%-52s median %7.3f s  %8.1f lines/s%n",
+        out.printf(Locale.ROOT, "%-56s median %7.3f s  %8.1f lines/s%n",
                 "single JVM, Encoder.embed, " + singleThreads + " threads", single, n / single);
-        out.printf(Locale.ROOT, "%-52s median %7.3f s  %8.1f lines/s  (%.2fx single JVM)%n",
-                "Spark " + master + ", " + parts + " partitions x " + taskThreads + " thread", spark, n / spark, single / spark);
+        out.printf(Locale.ROOT, "%-56s median %7.3f s  %8.1f lines/s%n",
+                "single JVM, " + slices + " threads x 1-thread Encoder, data-parallel", dataParallel, n / dataParallel);
+        out.printf(Locale.ROOT, "%-56s median %7.3f s  %8.1f lines/s%n",
+                "single JVM, " + slices + " threads x Spark's task code, no Spark", taskCode, n / taskCode);
+        out.printf(Locale.ROOT, "%-56s median %7.3f s  %8.1f lines/s  (%.2fx Encoder.embed; Spark overhead vs task code: %+.1f%%)%n",
+                "Spark " + master + ", " + parts + " partitions x " + taskThreads + " thread", spark, n / spark, single / spark,
+                100.0 * (spark - taskCode) / taskCode);
         out.printf(Locale.ROOT, "Spark first run (model load in the executor JVM included): %.3f s; %d timed runs per side%n", cold, benchRuns);
         return 0;
+    }
+
+    /** N of local[N] (local[*] and local: the processor count); 2 for any other master. */
+    static int localCores(String master) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("local\\[(\\d+|\\*)(,\\d+)?\\]").matcher(master);
+        if (m.matches()) return m.group(1).equals("*") ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(m.group(1));
+        return master.equals("local") ? 1 : 2;
     }
 
     private static double median(double[] t) {

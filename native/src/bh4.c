@@ -63,6 +63,25 @@ void lffn_bh4_project_f32_ref(int64_t rows, int64_t dim, int64_t padded_dim, int
     }
 }
 
+/* wf = (I_{P/b} (x) H_b) . W for nmat [P/b, b, b] block-diagonal matrices: each block's output index
+ * goes through the unnormalised order-b Hadamard transform. Since H_P = H_{P/b} (x) H_b (block index in the
+ * high bits), H_P . blockdiag(W) = (H_{P/b} (x) I_b) . blockdiag(H_b W_n): the stages of stride < b move
+ * into the weights. */
+void lffn_bh4_fold_hadamard(int64_t P, int64_t b, int64_t nmat, const float *w, float *wf) {
+    for (int64_t m = 0; m < nmat * P * b; m++) wf[m] = w[m];
+    for (int64_t n = 0; n < nmat * (P / b); n++) {
+        float *blk = wf + n * b * b; /* [out o][in i] */
+        for (int64_t h = 1; h < b; h *= 2)
+            for (int64_t o0 = 0; o0 < b; o0 += 2 * h)
+                for (int64_t o = o0; o < o0 + h; o++)
+                    for (int64_t i = 0; i < b; i++) {
+                        const float a = blk[o * b + i], c = blk[(o + h) * b + i];
+                        blk[o * b + i] = a + c;
+                        blk[(o + h) * b + i] = a - c;
+                    }
+    }
+}
+
 lffn_status_t lffn_bh4_project_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block,
                                    int64_t repeats, int64_t out_dim, const float *u, int64_t ldu,
                                    const float *weight, const float *bias, void *workspace, float *z,

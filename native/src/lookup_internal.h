@@ -80,7 +80,7 @@ LFFN_HIDDEN void lffn_convert_f32_to_bf16_avx512(int64_t n, const float *src, ui
  * Chosen by measurement on Zen 5 (h 128, tau 8, o 512): one (chunk, table) slice is 2^tau * C elements, a
  * group of tables' slices stays in L2 while every row of a call streams by. */
 #ifndef LFFN_PACK_C_F32
-#define LFFN_PACK_C_F32 32
+#define LFFN_PACK_C_F32 64
 #endif
 #ifndef LFFN_PACK_C_BF16
 #define LFFN_PACK_C_BF16 32
@@ -110,6 +110,12 @@ LFFN_HIDDEN void lffn_gather_packed_dispatch(int bf16, LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_bh4_tile_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block,
                                           int64_t repeats, int64_t out_dim, const float *u, int64_t ldu,
                                           const float *weight, const float *bias, float *workspace, float *Z);
+/* Load-time fold of the in-block Hadamard stages into the BH4 weights (bh4.c): wf = (I (x) H_b) W for nmat
+ * [P/b, b, b] matrices; and the tile step that uses such weights. */
+LFFN_HIDDEN void lffn_bh4_fold_hadamard(int64_t padded_dim, int64_t block, int64_t nmat, const float *w, float *wf);
+LFFN_HIDDEN void lffn_bh4_tile_folded_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block,
+                                                 int64_t repeats, int64_t out_dim, const float *u, int64_t ldu,
+                                                 const float *wfold, const float *bias, float *workspace, float *Z);
 /* code/score of all LFFN_BH4_TILE lanes of a feature-major tile, table-major: code[k * ldk + t] (64-byte
  * aligned, ldk a multiple of 16). */
 LFFN_HIDDEN void lffn_hash_tile_f32_avx512(int64_t tables, int64_t tau, const float *Z, int32_t *code,

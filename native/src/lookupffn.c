@@ -13,6 +13,12 @@
 #define LFFN_FUSED_ROWS 4096 /* rows per big tile (codes + scores: 8 KiB per 8 rows of 128 tables) */
 #endif
 #define TT LFFN_BH4_TILE
+/* The AVX-512 path folds the in-block Hadamard stages into a copy of the BH4 weights in the workspace
+ * (lffn_bh4_fold_hadamard: saves 6 of the 9 Hadamard stages at b = 64, P = 512) when the block is at most
+ * FOLD_MAX_B and the call has at least FOLD_MIN_ROWS rows (the fold costs about as much as BH4 on a few
+ * hundred rows). */
+#define FOLD_MAX_B 128
+#define FOLD_MIN_ROWS 1024
 
 /* Build with -DLFFN_FUSED_PROFILE to accumulate per-stage TSC ticks (LayerNorm, BH4, hash, gather) into
  * lffn_fused_profile (summed over threads, racy: for single-run diagnostics only). */
@@ -32,7 +38,7 @@ static int64_t al64(int64_t b) { return (b + 63) & ~(int64_t)63; }
 
 typedef struct {
     int64_t bt;                           /* big-tile row capacity, a multiple of TT */
-    int64_t code, score, ln, z, bh4, end; /* byte offsets */
+    int64_t code, score, ln, z, bh4, fold, end; /* byte offsets */
 } fused_layout;
 
 static int layout_of(int64_t rows, int64_t dim, int64_t P, int64_t tables, int64_t tau, fused_layout *L) {
@@ -48,7 +54,10 @@ static int layout_of(int64_t rows, int64_t dim, int64_t P, int64_t tables, int64
     L->ln = L->score + al64(tables * bt * 4);
     L->z = L->ln + al64(TT * dim * 4);
     L->bh4 = L->z + al64(tables * tau * TT * 4);
-    L->end = L->bh4 + al64(3 * P * TT * 4);
+    L->fold = L->bh4 + al64(3 * P * TT * 4);
+    /* folded weights: the repeats that are used, blocks up to FOLD_MAX_B */
+    const int64_t ru = (tables * tau + P - 1) / P, bmax = P < FOLD_MAX_B ? P : FOLD_MAX_B;
+    L->end = L->fold + (rows >= FOLD_MIN_ROWS ? al64(ru * 4 * P * bmax * 4) : 0);
     return 1;
 }
 
@@ -83,6 +92,12 @@ lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padd
     float *bh4ws = (float *)(ws + L.bh4);
     const lffn_isa_t isa = lffn_isa_now();
     const int wide = isa >= LFFN_ISA_AVX512;
+    const int64_t ru = (hz + P - 1) / P; /* repeats used */
+    float *wfold = NULL;
+    if (wide && block <= FOLD_MAX_B && rows >= FOLD_MIN_ROWS) {
+        wfold = (float *)(ws + L.fold);
+        lffn_bh4_fold_hadamard(P, block, ru * 4, proj_weight, wfold);
+    }
     for (int64_t b0 = 0; b0 < rows; b0 += L.bt) {
         const int64_t nb = rows - b0 < L.bt ? rows - b0 : L.bt;
         for (int64_t s = 0; s < nb; s += TT) {
@@ -97,7 +112,10 @@ lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padd
             }
             PROF_T(t1);
             if (wide) {
-                lffn_bh4_tile_f32_avx512(nt, dim, P, block, repeats, hz, ln, dim, proj_weight, proj_bias, bh4ws, z);
+                if (wfold)
+                    lffn_bh4_tile_folded_f32_avx512(nt, dim, P, block, ru, hz, ln, dim, wfold, proj_bias, bh4ws, z);
+                else
+                    lffn_bh4_tile_f32_avx512(nt, dim, P, block, repeats, hz, ln, dim, proj_weight, proj_bias, bh4ws, z);
                 PROF_T(t2);
                 lffn_hash_tile_f32_avx512(tables, tau, z, code + s, score + s, L.bt);
                 PROF_T(t3);

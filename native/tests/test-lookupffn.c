@@ -113,6 +113,10 @@ int main(void) {
     check_shape(3, 16, 4, 4, 4, 20, 1, seed++);
     check_shape(4200, 16, 4, 4, 4, 20, 1, seed++);     /* more rows than one big tile */
     check_shape(33, 40, 1, 6, 3, 16, 1, seed++);       /* block 1 */
+    /* >= 1024 rows: the AVX-512 path folds the in-block Hadamard stages into the weights (b <= 128) */
+    check_shape(1056, 512, 64, 128, 8, 512, 1, seed++); /* the paper shape */
+    check_shape(1030, 100, 128, 10, 6, 40, 1, seed++);  /* b = P: no stage left outside the weights */
+    check_shape(1025, 256, 256, 8, 4, 16, 0, seed++);   /* b > 128: not folded */
 
     /* argument checks */
     float x[64] __attribute__((aligned(64))) = {0}, out[64];

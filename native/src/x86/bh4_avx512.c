@@ -23,8 +23,9 @@
         a = t_;                                                                                              \
     } while (0)
 
-#define DEFINE_BLOCK_KERNEL(OG, FUSE)                                                                              \
-    static inline __attribute__((always_inline)) void block_kernel_##OG(int64_t b, const float *wn,          \
+#define DEFINE_BLOCK_KERNEL(OG, FUSE) DEFINE_BLOCK_KERNEL_NAMED(block_kernel_##OG, OG, FUSE)
+#define DEFINE_BLOCK_KERNEL_NAMED(NAME, OG, FUSE)                                                           \
+    static inline __attribute__((always_inline)) void NAME(int64_t b, const float *wn,                       \
                                                                          const float *S, float *D) {         \
         __m512 a0[OG], a1[OG];                                                                               \
         for (int q = 0; q < OG; q++) a0[q] = a1[q] = _mm512_setzero_ps();                                    \
@@ -49,6 +50,7 @@
         }                                                                                                    \
     }
 DEFINE_BLOCK_KERNEL(8, 1)
+DEFINE_BLOCK_KERNEL_NAMED(block_kernel_8_plain, 8, 0)
 DEFINE_BLOCK_KERNEL(4, 0)
 DEFINE_BLOCK_KERNEL(2, 0)
 DEFINE_BLOCK_KERNEL(1, 0)
@@ -215,6 +217,48 @@ void lffn_bh4_tile_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64
         block_multiply_fwht(P, b, w + P * b, A, B);
         block_multiply_fwht(P, b, w + 2 * P * b, B, A);
         block_multiply_fwht(P, b, w + 3 * P * b, A, B);
+        const int64_t kmax = out_dim - r * P < P ? out_dim - r * P : P;
+        float *Zr = Z + r * P * TT;
+        for (int64_t k = 0; k < kmax; k++) {
+            const __m512 bk = _mm512_set1_ps(bias ? bias[r * P + k] : 0.0f);
+            for (int h = 0; h < TT; h += 16)
+                _mm512_store_ps(Zr + k * TT + h,
+                                _mm512_add_ps(_mm512_fmadd_ps(c7, _mm512_load_ps(B + k * TT + h),
+                                                              _mm512_mul_ps(c3, _mm512_load_ps(U + k * TT + h))),
+                                              bk));
+        }
+    }
+}
+
+/* dst = H . blockdiag(W') . src where W' = (I (x) H_b) W was folded at load time (lffn_bh4_fold_hadamard):
+ * only the Hadamard stages of stride >= b (across blocks) remain. */
+static void block_multiply_folded(int64_t P, int64_t b, const float *w, const float *src, float *dst) {
+    for (int64_t n = 0; n < P; n += b) {
+        const float *wn = w + n * b, *S = src + n * TT;
+        float *D = dst + n * TT;
+        int64_t o = 0;
+        for (; o + 8 <= b; o += 8) block_kernel_8_plain(b, wn + o * b, S, D + o * TT);
+        for (; o + 4 <= b; o += 4) block_kernel_4(b, wn + o * b, S, D + o * TT);
+        for (; o + 2 <= b; o += 2) block_kernel_2(b, wn + o * b, S, D + o * TT);
+        for (; o < b; o++) block_kernel_1(b, wn + o * b, S, D + o * TT);
+    }
+    fwht_stages(P, b, dst);
+}
+
+/* As lffn_bh4_tile_f32_avx512 with weights folded by lffn_bh4_fold_hadamard. */
+void lffn_bh4_tile_folded_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats,
+                                     int64_t out_dim, const float *u, int64_t ldu, const float *wfold,
+                                     const float *bias, float *workspace, float *Z) {
+    const int64_t P = padded_dim, b = block;
+    float *U = workspace, *A = workspace + P * TT, *B = workspace + 2 * P * TT;
+    const __m512 c7 = _mm512_set1_ps(0.7f), c3 = _mm512_set1_ps(0.3f);
+    load_tile(nt, dim, P, u, ldu, U);
+    for (int64_t r = 0; r < repeats && r * P < out_dim; r++) {
+        const float *w = wfold + r * 4 * P * b;
+        block_multiply_folded(P, b, w, U, A);
+        block_multiply_folded(P, b, w + P * b, A, B);
+        block_multiply_folded(P, b, w + 2 * P * b, B, A);
+        block_multiply_folded(P, b, w + 3 * P * b, A, B);
         const int64_t kmax = out_dim - r * P < P ? out_dim - r * P : P;
         float *Zr = Z + r * P * TT;
         for (int64_t k = 0; k < kmax; k++) {

@@ -140,6 +140,88 @@ public final class Kernels {
         check(bf16 ? "lffn_gather_accum_bf16" : "lffn_gather_accum_f32", status);
     }
 
+    /** Bytes of the packed form of a [tables·2^τ, outDim] table (f32, or bf16 when {@code bf16}). */
+    public static long tablesPackSize(long tables, long tau, long outDim, boolean bf16) {
+        positive("tables", tables);
+        positive("outDim", outDim);
+        tau(tau);
+        long size = lffn_tables_pack_size(tables, tau, outDim, bf16 ? 1 : 0);
+        if (size <= 0) throw new ShapeException("invalid table packing request: " + tables + " tables, tau " + tau + ", width " + outDim);
+        return size;
+    }
+
+    /** Packs an f32 table [tables·2^τ, outDim] once for {@link #gatherAccumPacked} and the fused layer. */
+    public static void tablesPack(long tables, long tau, long outDim, MemorySegment table, boolean bf16, MemorySegment packed) {
+        matrix("table", table, Math.multiplyExact(tables, 1L << tau), outDim, outDim, F32);
+        long size = tablesPackSize(tables, tau, outDim, bf16);
+        if (packed.byteSize() < size) throw new ShapeException("packed tables have " + packed.byteSize() + " bytes, need " + size);
+        aligned("packed tables", packed);
+        check("lffn_tables_pack_f32", lffn_tables_pack_f32(tables, tau, outDim, table, bf16 ? 1 : 0, packed));
+    }
+
+    /** {@link #gatherAccum} over tables packed by {@link #tablesPack} (same sizes and bf16). */
+    public static void gatherAccumPacked(long rows, long tables, long tau, long outDim, MemorySegment code, long ldcode,
+                                         MemorySegment score, long ldscore, MemorySegment packed, boolean bf16,
+                                         MemorySegment bias, MemorySegment out, long ldout) {
+        matrix("code", code, rows, tables, ldcode, I32);
+        matrix("score", score, rows, tables, ldscore, F32);
+        packedTables(packed, tables, tau, outDim, bf16);
+        optional("bias", bias, outDim, F32);
+        matrix("out", out, rows, outDim, ldout, F32);
+        check("lffn_gather_accum_packed", lffn_gather_accum_packed(rows, tables, tau, outDim, code, ldcode, score, ldscore,
+                packed, bf16 ? 1 : 0, nullable(bias), out, ldout));
+    }
+
+    private static void packedTables(MemorySegment packed, long tables, long tau, long outDim, boolean bf16) {
+        long size = tablesPackSize(tables, tau, outDim, bf16);
+        if (packed == null || packed.byteSize() < size)
+            throw new ShapeException("packed tables have " + (packed == null ? 0 : packed.byteSize()) + " bytes, need " + size);
+        if (!packed.scope().isAlive()) throw new IllegalStateException("packed tables: memory already freed");
+        aligned("packed tables", packed);
+    }
+
+    /** Bytes of scratch one {@link #lookupffnForward} call needs (capped: large calls work in tiles). */
+    public static long lookupffnWorkspaceSize(long rows, long dim, long paddedDim, long tables, long tau) {
+        long size = lffn_lookupffn_workspace_size(rows, dim, paddedDim, tables, tau);
+        if (size < 0) throw new ShapeException("invalid LookupFFN workspace request: rows " + rows + ", d " + dim + ", P "
+                + paddedDim + ", " + tables + " tables, tau " + tau);
+        return size;
+    }
+
+    /**
+     * The whole BH4 LookupFFN layer over rows (SPEC.md steps 1–4) in one call: out[r,:] = gather(hash(BH4(LN(x[r,:])))).
+     * Tables packed by {@link #tablesPack}; workspace from {@link #lookupffnWorkspaceSize}, one per concurrent call.
+     */
+    public static void lookupffnForward(long rows, long dim, long paddedDim, long block, long repeats, long tables, long tau,
+                                        long outDim, MemorySegment x, long ldx, MemorySegment lnWeight, MemorySegment lnBias,
+                                        float eps, MemorySegment projWeight, MemorySegment projBias, MemorySegment packedTables,
+                                        boolean bf16, MemorySegment bias, MemorySegment workspace, MemorySegment out, long ldout) {
+        positive("dim", dim);
+        if (paddedDim < dim || Long.bitCount(paddedDim) != 1)
+            throw new ShapeException("padded width " + paddedDim + " must be a power of two >= " + dim);
+        if (block < 1 || paddedDim % block != 0)
+            throw new ShapeException("BH4 block " + block + " must divide the padded width " + paddedDim);
+        long bits = Math.multiplyExact(tables, tau);
+        if (repeats < 1 || Math.multiplyExact(repeats, paddedDim) < bits)
+            throw new ShapeException("BH4 repeats " + repeats + " × " + paddedDim + " < " + bits + " hash bits");
+        if (!(eps >= 0)) throw new ShapeException("eps must be >= 0, got " + eps);
+        matrix("x", x, rows, dim, ldx, F32);
+        matrix("ln_weight", lnWeight, 1, dim, dim, F32);
+        matrix("ln_bias", lnBias, 1, dim, dim, F32);
+        long weightCount = Math.multiplyExact(Math.multiplyExact(repeats * 4, paddedDim), block);
+        matrix("proj_weight", projWeight, 1, weightCount, weightCount, F32);
+        optional("proj_bias", projBias, bits, F32);
+        packedTables(packedTables, tables, tau, outDim, bf16);
+        optional("bias", bias, outDim, F32);
+        long ws = lookupffnWorkspaceSize(rows, dim, paddedDim, tables, tau);
+        if (workspace.byteSize() < ws) throw new ShapeException("LookupFFN workspace has " + workspace.byteSize() + " bytes, needs " + ws);
+        aligned("workspace", workspace);
+        matrix("out", out, rows, outDim, ldout, F32);
+        check("lffn_lookupffn_forward_f32", lffn_lookupffn_forward_f32(rows, dim, paddedDim, block, repeats, tables, tau, outDim,
+                x, ldx, lnWeight, lnBias, eps, projWeight, nullable(projBias), packedTables, bf16 ? 1 : 0, nullable(bias),
+                workspace, out, ldout));
+    }
+
     // ---- GEMM ----
 
     public enum Epilogue {

@@ -61,19 +61,23 @@ public final class LookupFfn implements AutoCloseable {
         }
     }
 
-    /** Rows per tile: intermediates of one tile stay in L2 between the kernels. */
+    /** Dense projection: rows per sub-tile of LayerNorm → GEMM → hash (intermediates stay in L2)... */
     static final int TILE_ROWS = 64;
+    /** ...and rows per gather call, so that each table slice brought into cache serves many tokens. */
+    static final int GATHER_ROWS = 2048;
+    /** Rows the fused BH4 kernel's workspace is sized for (it tiles larger calls itself). */
+    static final int FUSED_ROWS = 4096;
 
     private final Config config;
     private final Arena arena;
     private final MemorySegment lnWeight, lnBias; // (d)
     private final MemorySegment projection;     // BH4 (R, 4, P/b, b, b) or dense packed for GEMM
     private final MemorySegment projectionBias; // (h·τ)
-    private final MemorySegment tables;         // (h·2^τ, o) in F32 or BF16
+    private final MemorySegment tables;         // (h·2^τ, o) packed by lffn_tables_pack_f32, F32 or BF16
     private final MemorySegment bias;           // (o)
     private final ThreadLocal<Scratch> scratch;
 
-    /** Per-thread intermediates of one tile. */
+    /** Per-thread scratch: the fused kernel's workspace (BH4), or the dense path's tile intermediates. */
     private record Scratch(MemorySegment ln, MemorySegment z, MemorySegment code, MemorySegment score,
                            MemorySegment workspace) {}
 
@@ -119,16 +123,12 @@ public final class LookupFfn implements AutoCloseable {
             } else {
                 projection = copyF32(arena, projW);
             }
-            MemorySegment tables;
-            if (config.tableDType() == DType.BF16) {
-                tables = arena.allocate(tab.elementCount() * 2, Tensor.ALIGNMENT);
-                if (tab.dtype() == DType.BF16) MemorySegment.copy(tab.segment(), 0, tables, 0, tables.byteSize());
-                else {
-                    MemorySegment f32 = copyF32(arena, tab);
-                    Kernels.convertF32ToBf16(tab.elementCount(), f32, tables);
-                }
-            } else {
-                tables = copyF32(arena, tab);
+            // tables: packed once into the gather's cache-friendly layout (converted to bf16 when asked)
+            boolean bf16 = config.tableDType() == DType.BF16;
+            MemorySegment tables = arena.allocate(Kernels.tablesPackSize(config.tables(), config.tau(), config.outDim(), bf16),
+                    Tensor.ALIGNMENT);
+            try (Arena tmp = Arena.ofConfined()) {
+                Kernels.tablesPack(config.tables(), config.tau(), config.outDim(), copyF32(tmp, tab), bf16, tables);
             }
             return new LookupFfn(config, arena, copyF32(arena, lnW), copyF32(arena, lnB), projection,
                     copyF32(arena, projB), tables, copyF32(arena, b));
@@ -233,24 +233,36 @@ public final class LookupFfn implements AutoCloseable {
             throw new ShapeException("input should be [B, " + config.dim() + "], got " + Arrays.toString(x.shape()));
     }
 
-    /** The whole pipeline for rows [start, end), tile by tile, on the calling thread. */
+    /** The whole pipeline for rows [start, end) on the calling thread. */
     private void forwardRows(MemorySegment x, MemorySegment out, long start, long end) {
         Scratch s = scratch.get();
         Config c = config;
         long d = c.dim(), o = c.outDim(), h = c.tables(), bits = c.hashBits();
-        for (long r = start; r < end; r += TILE_ROWS) {
-            long n = Math.min(TILE_ROWS, end - r);
-            MemorySegment xt = x.asSlice(r * d * 4, n * d * 4);
-            MemorySegment ot = out.asSlice(r * o * 4, n * o * 4);
-            // 1. u = LayerNorm(x)
-            Kernels.layerNorm(n, d, xt, d, lnWeight, lnBias, c.eps(), s.ln(), d);
-            // 2. z = projection(u) + bias
-            project(n, s);
-            // 3. code, score per table
-            Kernels.hashCodeScore(n, h, c.tau(), s.z(), bits, s.code(), h, s.score(), h);
-            // 4. out = Σ_k score · tables[k, code] + bias
-            Kernels.gatherAccum(n, h, c.tau(), o, s.code(), h, s.score(), h, tables, c.tableDType() == DType.BF16, bias,
-                    ot, o);
+        boolean bf16 = c.tableDType() == DType.BF16;
+        if (c.projection() == Projection.BH4) {
+            // one fused call: LayerNorm → BH4 → hash → gather, tiled inside the kernel
+            long n = end - start;
+            Kernels.lookupffnForward(n, d, c.paddedDim(), c.block(), c.repeats(), h, c.tau(), o, x.asSlice(start * d * 4, n * d * 4),
+                    d, lnWeight, lnBias, c.eps(), projection, projectionBias, tables, bf16, bias, s.workspace(),
+                    out.asSlice(start * o * 4, n * o * 4), o);
+            return;
+        }
+        for (long g = start; g < end; g += GATHER_ROWS) {
+            long rows = Math.min(GATHER_ROWS, end - g);
+            for (long r = g; r < g + rows; r += TILE_ROWS) {
+                long n = Math.min(TILE_ROWS, g + rows - r);
+                // 1. u = LayerNorm(x)
+                Kernels.layerNorm(n, d, x.asSlice(r * d * 4, n * d * 4), d, lnWeight, lnBias, c.eps(), s.ln(), d);
+                // 2. z = u·Wᵀ + bias
+                project(n, s);
+                // 3. code, score per table, collected for the whole gather group
+                long at = (r - g) * h * 4;
+                Kernels.hashCodeScore(n, h, c.tau(), s.z(), bits, s.code().asSlice(at, n * h * 4), h,
+                        s.score().asSlice(at, n * h * 4), h);
+            }
+            // 4. out = Σ_k score · tables[k, code] + bias over the group
+            Kernels.gatherAccumPacked(rows, h, c.tau(), o, s.code(), h, s.score(), h, tables, bf16, bias,
+                    out.asSlice(g * o * 4, rows * o * 4), o);
         }
     }
 
@@ -266,11 +278,14 @@ public final class LookupFfn implements AutoCloseable {
 
     private Scratch newScratch() {
         Config c = config;
-        long t = TILE_ROWS;
-        long ws = c.projection() == Projection.BH4 ? Kernels.bh4WorkspaceSize(t, c.paddedDim()) : 0;
+        if (c.projection() == Projection.BH4) {
+            long ws = Kernels.lookupffnWorkspaceSize(FUSED_ROWS, c.dim(), c.paddedDim(), c.tables(), c.tau());
+            MemorySegment none = MemorySegment.NULL;
+            return new Scratch(none, none, none, none, arena.allocate(Math.max(ws, 64), 64));
+        }
+        long t = TILE_ROWS, g = GATHER_ROWS;
         return new Scratch(arena.allocate(t * c.dim() * 4, 64), arena.allocate(t * c.hashBits() * 4, 64),
-                arena.allocate(t * c.tables() * 4, 64), arena.allocate(t * c.tables() * 4, 64),
-                arena.allocate(Math.max(ws, 64), 64));
+                arena.allocate(g * c.tables() * 4, 64), arena.allocate(g * c.tables() * 4, 64), MemorySegment.NULL);
     }
 
     /** Intermediates of one forward pass, for tests and debugging: owned tensors, close them. */
@@ -306,7 +321,7 @@ public final class LookupFfn implements AutoCloseable {
         }
         Kernels.hashCodeScore(b, c.tables(), c.tau(), z.segment(), c.hashBits(), code.segment(), c.tables(),
                 score.segment(), c.tables());
-        Kernels.gatherAccum(b, c.tables(), c.tau(), c.outDim(), code.segment(), c.tables(), score.segment(), c.tables(),
+        Kernels.gatherAccumPacked(b, c.tables(), c.tau(), c.outDim(), code.segment(), c.tables(), score.segment(), c.tables(),
                 tables, c.tableDType() == DType.BF16, bias, out.segment(), c.outDim());
         return new Trace(ln, z, code, score, out);
     }

@@ -227,6 +227,11 @@ LFFN_API lffn_status_t lffn_attention_f32(int64_t seq_len, int64_t heads, int64_
                                          float scale, const float *mask_add, void *workspace, float *out,
                                          int64_t ldout);
 
+/* ---- measuring the machine ----
+ * *sum = x[0] + ... + x[n-1] (any order). Reads every element once: the benchmarks time it over buffers of
+ * several sizes to measure cache and DRAM read bandwidth. x: borrowed, read [n]; sum: borrowed, written [1]. */
+LFFN_API lffn_status_t lffn_reduce_sum_f32(int64_t n, const float *x, float *sum);
+
 #ifdef __cplusplus
 }
 #endif

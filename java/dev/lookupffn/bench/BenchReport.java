@@ -81,6 +81,31 @@ public final class BenchReport {
         }
     }
 
+    public static void printKernels(KernelBreakdown.Result k, PrintWriter out) {
+        var c = k.ceilings();
+        out.printf("%nceilings measured in this run: GEMM %.0f GFLOP/s; read bandwidth L2 %.0f, L3 %.0f, DRAM %.0f GB/s%n",
+                c.get("gemm_gflop_per_s"), c.get("l2_read_gb_per_s"), c.get("l3_read_gb_per_s"),
+                c.get("dram_read_gb_per_s"));
+        out.printf("%-18s %10s %9s %8s %9s %8s %8s%n", "kernel", "median s", "GFLOP/s", "of GEMM", "GB/s", "of L2", "of DRAM");
+        for (var kn : k.kernels())
+            out.printf("%-18s %10.4f %9.1f %7.0f%% %9.1f %7.0f%% %7.0f%%%n", kn.name(), kn.seconds(), kn.gflopPerS(),
+                    100 * kn.gflopPerS() / c.get("gemm_gflop_per_s"), kn.gbPerS(), 100 * kn.gbPerS() / c.get("l2_read_gb_per_s"),
+                    100 * kn.gbPerS() / c.get("dram_read_gb_per_s"));
+        out.flush();
+    }
+
+    public static void addKernels(ObjectNode json, KernelBreakdown.Result k) {
+        ObjectNode node = json.putObject("kernels");
+        ObjectNode ceilings = node.putObject("ceilings");
+        k.ceilings().forEach(ceilings::put);
+        ArrayNode rows = node.putArray("rows");
+        for (var kn : k.kernels())
+            rows.addObject().put("name", kn.name()).put("median_s", kn.seconds()).put("flops", kn.flops()).put("bytes", kn.bytes())
+                    .put("gflop_per_s", kn.gflopPerS()).put("gb_per_s", kn.gbPerS())
+                    .put("fraction_of_gemm_peak", kn.gflopPerS() / k.ceilings().get("gemm_gflop_per_s"))
+                    .put("fraction_of_l2_bandwidth", kn.gbPerS() / k.ceilings().get("l2_read_gb_per_s"));
+    }
+
     public static ObjectNode toJson(FfnBenchmark.Result r) {
         ObjectNode root = JSON.createObjectNode();
         var c = r.config();

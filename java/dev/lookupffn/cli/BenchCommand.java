@@ -3,6 +3,7 @@ package dev.lookupffn.cli;
 import dev.lookupffn.bench.BenchReport;
 import dev.lookupffn.bench.FfnBenchmark;
 import dev.lookupffn.parallel.WorkerPool;
+import dev.lookupffn.bench.KernelBreakdown;
 import dev.lookupffn.bench.ScalingSweep;
 import java.nio.file.Path;
 import java.util.List;
@@ -71,6 +72,10 @@ final class BenchCommand implements Callable<Integer> {
             + "adds a 'scaling' section to the JSON and FILE-scaling.png beside --chart.")
     boolean scaling;
 
+    @Option(names = "--kernels", description = "Also time each LookupFFN kernel alone and the machine's ceilings "
+            + "(GEMM GFLOP/s, L2/L3/DRAM read bandwidth) in the same run; adds a 'kernels' section to the JSON.")
+    boolean kernels;
+
     @Option(names = "--no-progress", description = "Do not show the progress bar.")
     boolean noProgress;
 
@@ -96,21 +101,25 @@ final class BenchCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
         int steps = (config.warmup() + config.repetitions()) * FfnBenchmark.candidateCount(config)
-                + (scaling ? ScalingSweep.steps(config) : 0);
+                + (scaling ? ScalingSweep.steps(config) : 0) + (kernels ? KernelBreakdown.steps() : 0);
         FfnBenchmark.Result result;
         List<ScalingSweep.Point> points = List.of();
+        KernelBreakdown.Result breakdown = null;
         try (ProgressBar bar = noProgress ? null : new ProgressBarBuilder().setTaskName("bench").setInitialMax(steps)
                 .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(System.err)).build()) {
             IntConsumer progress = bar == null ? step -> {} : bar::stepBy;
             result = FfnBenchmark.run(config, progress);
             if (scaling) points = ScalingSweep.run(config, progress);
+            if (kernels) breakdown = KernelBreakdown.run(config, progress);
         }
         var out = spec.commandLine().getOut();
         BenchReport.printTable(result, out);
         if (scaling) BenchReport.printScaling(points, out);
+        if (breakdown != null) BenchReport.printKernels(breakdown, out);
         if (json != null) {
             var node = BenchReport.toJson(result);
             if (scaling) BenchReport.addScaling(node, points);
+            if (breakdown != null) BenchReport.addKernels(node, breakdown);
             BenchReport.writeJson(node, json);
             spec.commandLine().getErr().println("wrote " + json);
         }

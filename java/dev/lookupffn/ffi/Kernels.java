@@ -222,6 +222,14 @@ public final class Kernels {
                 workspace, out, ldout));
     }
 
+    /** The sum of n floats (a streaming read: the benchmarks use it to measure read bandwidth). */
+    public static float reduceSum(long n, MemorySegment x, MemorySegment sumOut) {
+        matrix("x", x, 1, n, n, F32);
+        matrix("sum", sumOut, 1, 1, 1, F32);
+        check("lffn_reduce_sum_f32", lffn_reduce_sum_f32(n, x, sumOut));
+        return sumOut.get(java.lang.foreign.ValueLayout.JAVA_FLOAT, 0);
+    }
+
     // ---- GEMM ----
 
     public enum Epilogue {

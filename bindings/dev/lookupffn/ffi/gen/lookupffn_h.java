@@ -1821,4 +1821,64 @@ public class lookupffn_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class lffn_reduce_sum_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_reduce_sum_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_reduce_sum_f32(int64_t n, const float *x, float *sum)
+     * }
+     */
+    public static FunctionDescriptor lffn_reduce_sum_f32$descriptor() {
+        return lffn_reduce_sum_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_reduce_sum_f32(int64_t n, const float *x, float *sum)
+     * }
+     */
+    public static MethodHandle lffn_reduce_sum_f32$handle() {
+        return lffn_reduce_sum_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_reduce_sum_f32(int64_t n, const float *x, float *sum)
+     * }
+     */
+    public static MemorySegment lffn_reduce_sum_f32$address() {
+        return lffn_reduce_sum_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_reduce_sum_f32(int64_t n, const float *x, float *sum)
+     * }
+     */
+    public static int lffn_reduce_sum_f32(long n, MemorySegment x, MemorySegment sum) {
+        var mh$ = lffn_reduce_sum_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_reduce_sum_f32", n, x, sum);
+            }
+            return (int)mh$.invokeExact(n, x, sum);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }

@@ -323,8 +323,17 @@ public final class Encoder implements AutoCloseable {
 
     /** Pools sequence {@code b} of a [batch · seqLen, hidden] output, then L2-normalises when asked. */
     private float[] pool(Tensor hidden, Batch batch, int b) {
-        int h = dimension(), t = batch.seqLen();
-        MemorySegment x = hidden.segment();
+        return pool(hidden.segment(), batch, b, dimension(), pooling, normalize);
+    }
+
+    /**
+     * Pools sequence {@code b} of a [batch · seqLen, h] output held in {@code x}: the mean over tokens whose
+     * attention mask is 1 (or the CLS row), accumulated in double, then L2-normalised when asked. Shared by
+     * every caller that runs {@link TransformerEncoder#forward} itself (e.g. the Spark integration), so all
+     * produce the same bits.
+     */
+    public static float[] pool(MemorySegment x, Batch batch, int b, int h, Pooling pooling, boolean normalize) {
+        int t = batch.seqLen();
         double[] acc = new double[h];
         int count = 0;
         for (int j = 0; j < (pooling == Pooling.CLS ? 1 : t); j++) {

@@ -85,7 +85,7 @@ final class TaskEmbedder implements AutoCloseable {
             Tensor hidden = Tensor.wrap(rows((long) batch.rows() * h), DType.F32, batch.rows(), h);
             model.forward(batch, hidden, pool);
             for (int k = s; k < e; k++)
-                out[order.get(k)] = pool(hidden.segment(), batch, k - s, h, encoder.pooling(), encoder.normalizes());
+                out[order.get(k)] = Encoder.pool(hidden.segment(), batch, k - s, h, encoder.pooling(), encoder.normalizes());
         }
         return out;
     }
@@ -100,28 +100,6 @@ final class TaskEmbedder implements AutoCloseable {
             buffer = arena.allocate(cap, Tensor.ALIGNMENT);
         }
         return buffer.asSlice(0, bytes);
-    }
-
-    /** Encoder's pooling, operation for operation: mean over the mask (or CLS) in double, then L2 when asked. */
-    static float[] pool(MemorySegment x, Batch batch, int b, int h, Encoder.Pooling pooling, boolean normalize) {
-        int t = batch.seqLen();
-        double[] acc = new double[h];
-        int count = 0;
-        for (int j = 0; j < (pooling == Encoder.Pooling.CLS ? 1 : t); j++) {
-            if (pooling == Encoder.Pooling.MEAN && batch.attentionMask()[b * t + j] == 0) continue;
-            long row = ((long) b * t + j) * h;
-            for (int c = 0; c < h; c++) acc[c] += x.getAtIndex(F, row + c);
-            count++;
-        }
-        float[] v = new float[h];
-        double norm = 0;
-        for (int c = 0; c < h; c++) {
-            acc[c] /= Math.max(count, 1);
-            norm += acc[c] * acc[c];
-        }
-        double scale = normalize ? 1.0 / Math.max(Math.sqrt(norm), 1e-12) : 1.0;
-        for (int c = 0; c < h; c++) v[c] = (float) (acc[c] * scale);
-        return v;
     }
 
     /**

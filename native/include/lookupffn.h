@@ -146,11 +146,10 @@ LFFN_API lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, con
                                             float *c, int64_t ldc);
 
 /* ---- packed tables for the gather (load-time layout, like GEMM's packed B) ----
- * The packed form splits the [tables * 2^tau, out_dim] table matrix into column chunks of C columns (C = 64
- * for fp32, 32 for bf16: one row of a slice is 256 or 64 bytes) and stores each (chunk, table) slice
- * contiguously: [ceil(out_dim / C)][tables][2^tau][C],
- * the tail chunk zero-padded. bf16 elements are permuted inside each 32-column block (value 2i is column i,
- * value 2i+1 column 16 + i) so that widening is one shift or mask. The layout is private to the library: only
+ * The packed form splits the [tables * 2^tau, out_dim] table matrix into column chunks of C = 64 columns
+ * and stores each (chunk, table) slice contiguously: [ceil(out_dim / C)][tables][2^tau][C], the tail chunk
+ * zero-padded. bf16 elements are permuted inside each 32-column block (value 2i is column i, value 2i+1
+ * column 16 + i) so that widening is one shift or mask. The layout is private to the library: only
  * lffn_tables_pack_f32 writes it and only the functions below read it; it does not depend on the ISA.
  * Bytes of the packed form of `tables` tables of 2^tau rows of width out_dim, in bf16 when bf16 != 0 (else
  * fp32); -1 for invalid sizes. */

@@ -66,7 +66,8 @@ void lffn_bh4_project_f32_ref(int64_t rows, int64_t dim, int64_t padded_dim, int
 /* wf = (I_{P/b} (x) H_b) . W for nmat [P/b, b, b] block-diagonal matrices: each block's output index
  * goes through the unnormalised order-b Hadamard transform. Since H_P = H_{P/b} (x) H_b (block index in the
  * high bits), H_P . blockdiag(W) = (H_{P/b} (x) I_b) . blockdiag(H_b W_n): the stages of stride < b move
- * into the weights. */
+ * into the weights. (Regrouping the folded blocks as [o / 8][i][8] for adjacent broadcasts was measured
+ * slower on Zen 5.) */
 void lffn_bh4_fold_hadamard(int64_t P, int64_t b, int64_t nmat, const float *w, float *wf) {
     for (int64_t m = 0; m < nmat * P * b; m++) wf[m] = w[m];
     for (int64_t n = 0; n < nmat * (P / b); n++) {

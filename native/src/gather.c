@@ -144,6 +144,7 @@ static inline float packed_elem(int bf16, const void *packed, int64_t trows, int
 }
 
 static void gather_packed_ref(int bf16, LFFN_PGATHER_ARGS) {
+    (void)obuf;
     const int64_t trows = tables << tau;
     for (int64_t r = 0; r < rows; r++) {
         float *o = out + r * ldout;
@@ -158,16 +159,18 @@ static void gather_packed_ref(int bf16, LFFN_PGATHER_ARGS) {
     }
 }
 void lffn_gather_packed_f32_ref(LFFN_PGATHER_ARGS) {
+    (void)obuf;
     gather_packed_ref(0, rows, tables, tau, out_dim, code, code_rs, code_ks, score, score_rs, score_ks, packed, bias,
-                      out, ldout);
+                      out, ldout, NULL);
 }
 void lffn_gather_packed_bf16_ref(LFFN_PGATHER_ARGS) {
+    (void)obuf;
     gather_packed_ref(1, rows, tables, tau, out_dim, code, code_rs, code_ks, score, score_rs, score_ks, packed, bias,
-                      out, ldout);
+                      out, ldout, NULL);
 }
 
 void lffn_gather_packed_dispatch(int bf16, LFFN_PGATHER_ARGS) {
-#define PG_CALL(fn) fn(rows, tables, tau, out_dim, code, code_rs, code_ks, score, score_rs, score_ks, packed, bias, out, ldout)
+#define PG_CALL(fn) fn(rows, tables, tau, out_dim, code, code_rs, code_ks, score, score_rs, score_ks, packed, bias, out, ldout, obuf)
     switch (lffn_isa_now()) {
     case LFFN_ISA_AVX512_BF16:
     case LFFN_ISA_AVX512:
@@ -196,6 +199,6 @@ lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau
     LFFN_CHECK(code && score && packed && out && ((uintptr_t)packed & 63) == 0);
     LFFN_CHECK(lffn_codes_valid(rows, tables, tau, code, ldcode));
     lffn_gather_packed_dispatch(bf16 != 0, rows, tables, tau, out_dim, code, ldcode, 1, score, ldscore, 1, packed,
-                                bias, out, ldout);
+                                bias, out, ldout, NULL);
     return LFFN_SUCCESS;
 }

@@ -13,6 +13,7 @@
 #define LFFN_FUSED_ROWS 4096 /* rows per big tile (codes + scores: 8 KiB per 8 rows of 128 tables) */
 #endif
 #define TT LFFN_BH4_TILE
+_Static_assert(LFFN_PACK_C_F32 <= 64 && LFFN_PACK_C_BF16 <= 64, "obuf holds 64 columns per row");
 /* The AVX-512 path folds the in-block Hadamard stages into a copy of the BH4 weights in the workspace
  * (lffn_bh4_fold_hadamard: saves 6 of the 9 Hadamard stages at b = 64, P = 512) when the block is at most
  * FOLD_MAX_B and the call has at least FOLD_MIN_ROWS rows (the fold costs about as much as BH4 on a few
@@ -38,7 +39,7 @@ static int64_t al64(int64_t b) { return (b + 63) & ~(int64_t)63; }
 
 typedef struct {
     int64_t bt;                           /* big-tile row capacity, a multiple of TT */
-    int64_t code, score, ln, z, bh4, fold, end; /* byte offsets */
+    int64_t code, score, obuf, ln, z, bh4, fold, end; /* byte offsets */
 } fused_layout;
 
 static int layout_of(int64_t rows, int64_t dim, int64_t P, int64_t tables, int64_t tau, fused_layout *L) {
@@ -51,7 +52,8 @@ static int layout_of(int64_t rows, int64_t dim, int64_t P, int64_t tables, int64
     L->bt = bt;
     L->code = 0;
     L->score = L->code + al64(tables * bt * 4);
-    L->ln = L->score + al64(tables * bt * 4);
+    L->obuf = L->score + al64(tables * bt * 4);
+    L->ln = L->obuf + al64(bt * 64 * 4); /* partial sums of one 64-column chunk (packed gather) */
     L->z = L->ln + al64(TT * dim * 4);
     L->bh4 = L->z + al64(tables * tau * TT * 4);
     L->fold = L->bh4 + al64(3 * P * TT * 4);
@@ -88,7 +90,7 @@ lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padd
 
     char *ws = workspace;
     int32_t *code = (int32_t *)(ws + L.code);
-    float *score = (float *)(ws + L.score), *ln = (float *)(ws + L.ln), *z = (float *)(ws + L.z);
+    float *score = (float *)(ws + L.score), *obuf = (float *)(ws + L.obuf), *ln = (float *)(ws + L.ln), *z = (float *)(ws + L.z);
     float *bh4ws = (float *)(ws + L.bh4);
     const lffn_isa_t isa = lffn_isa_now();
     const int wide = isa >= LFFN_ISA_AVX512;
@@ -135,10 +137,10 @@ lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padd
         PROF_T(g0);
         if (wide)
             lffn_gather_packed_dispatch(bf16 != 0, nb, tables, tau, out_dim, code, 1, L.bt, score, 1, L.bt,
-                                        packed_tables, bias, out + b0 * ldout, ldout);
+                                        packed_tables, bias, out + b0 * ldout, ldout, obuf);
         else
             lffn_gather_packed_dispatch(bf16 != 0, nb, tables, tau, out_dim, code, tables, 1, score, tables, 1,
-                                        packed_tables, bias, out + b0 * ldout, ldout);
+                                        packed_tables, bias, out + b0 * ldout, ldout, NULL);
         PROF_T(g1);
         PROF_ADD(3, g0, g1);
     }

@@ -42,8 +42,11 @@ static void check_shape(int64_t rows, int64_t tables, int64_t tau, int64_t out_d
                     TEST_EXPECT(lffn_gather_accum_packed(rows, tables, tau, out_dim, code, ldc, score, lds, pk, bf, bias,
                                                          got, ldo) == LFFN_SUCCESS, "status");
                 } else {
+                    /* the fused layer's call: table-major codes, partial sums in a scratch buffer */
+                    float *obuf = test_alloc(rows * 64 * 4);
                     lffn_gather_packed_dispatch(bf, rows, tables, tau, out_dim, code_t, 1, rows, score_t, 1, rows, pk,
-                                                bias, got, ldo);
+                                                bias, got, ldo, obuf);
+                    free(obuf);
                 }
                 /* over the whole output: a single output can cancel to ~0, where FMA vs mul+add differ */
                 double num = 0, den = 0;

@@ -56,6 +56,8 @@ int main(void) {
     }
     check_shape(3, 35, 8, 1, seed++);
     check_shape(64, 128, 8, 0, seed++);
+    check_shape(37, 40, 7, 1, seed++); /* several 16-row x 16-table blocks with row and table tails */
+    check_shape(21, 33, 16, 0, seed++);
 
     /* the MSB-first convention, exact zeros and NaN, checked by hand */
     {

@@ -13,6 +13,7 @@ static inline void store_block(const float *acc, int64_t nc, const float *bias, 
 }
 
 void lffn_gather_packed_f32_avx2(LFFN_PGATHER_ARGS) {
+    (void)obuf;
     const float *pk = packed;
     const int64_t trows = tables << tau;
     for (int64_t r = 0; r < rows; r++)
@@ -33,6 +34,7 @@ void lffn_gather_packed_f32_avx2(LFFN_PGATHER_ARGS) {
 }
 
 void lffn_gather_packed_bf16_avx2(LFFN_PGATHER_ARGS) {
+    (void)obuf;
     const uint16_t *pk = packed;
     const int64_t trows = tables << tau;
     const __m256i hi = _mm256_set1_epi32((int)0xFFFF0000u);

@@ -11,7 +11,6 @@ import dev.lookupffn.tokenizer.Encoding;
 import dev.lookupffn.tokenizer.Tokenizer;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -29,7 +28,6 @@ import java.util.List;
  * time on all its threads while the others fall back to one thread).
  */
 final class TaskEmbedder implements AutoCloseable {
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
     private final int batchSize;
     private final WorkerPool pool;

@@ -132,7 +132,7 @@ DEFINE_TILE(bf16_tile_1, 1, NVB, uint16_t, BF16_BODY)
 
 /* Row micro-tiles of one (chunk, group), every flag a constant in its own specialisation. Partial sums are
  * read from (ib, ldib) and written to (ob, ldob): out's chunk, or obuf between the groups of a chunk. */
-#define ROW_TILES(TM, NR, TILE_N, TILE_1, masked, first)                                                      \
+#define ROW_TILES(TM, NR, TILE_N, TILE_1, masked, first, ib, ldib, ob, ldob)                                \
     do {                                                                                                     \
         int64_t r = 0;                                                                                       \
         for (; r + NR <= rows; r += NR) {                                                                    \
@@ -169,18 +169,19 @@ DEFINE_TILE(bf16_tile_1, 1, NVB, uint16_t, BF16_BODY)
             const ELEM *slice = chunk + (g0 << tau) * C;                                                     \
             const float *bb = bias ? bias + c0 : NULL;                                                       \
             const int last = g0 + g >= tables;                                                               \
-            const float *ib = obuf ? obuf : out + c0;                                                        \
-            const int64_t ldib = obuf ? C : ldout;                                                           \
-            float *ob = obuf && !last ? obuf : out + c0;                                                     \
-            const int64_t ldob = obuf && !last ? C : ldout;                                                  \
+            const float *ibuf = obuf ? obuf : out + c0;                                                      \
+            const int64_t ldibuf = obuf ? C : ldout;                                                         \
+            float *obf = obuf && !last ? obuf : out + c0;                                                    \
+            const int64_t ldobf = obuf && !last ? C : ldout;                                                 \
             if (tm) {                                                                                        \
-                if (masked) ROW_TILES(1, NR_TM, TILE_TM, TILE_1, 1, first);                                  \
-                else if (first) ROW_TILES(1, NR_TM, TILE_TM, TILE_1, 0, 1);                                  \
-                else ROW_TILES(1, NR_TM, TILE_TM, TILE_1, 0, 0);                                             \
-            } else {                                                                                         \
-                if (masked) ROW_TILES(0, NR_RM, TILE_RM, TILE_1, 1, first);                                  \
-                else if (first) ROW_TILES(0, NR_RM, TILE_RM, TILE_1, 0, 1);                                  \
-                else ROW_TILES(0, NR_RM, TILE_RM, TILE_1, 0, 0);                                             \
+                if (masked) ROW_TILES(1, NR_TM, TILE_TM, TILE_1, 1, first, ibuf, ldibuf, obf, ldobf);        \
+                else if (first) ROW_TILES(1, NR_TM, TILE_TM, TILE_1, 0, 1, ibuf, ldibuf, obf, ldobf);        \
+                else ROW_TILES(1, NR_TM, TILE_TM, TILE_1, 0, 0, ibuf, ldibuf, obf, ldobf);                   \
+            } else { /* public entry: no obuf, the same block in and out (fewer live registers) */          \
+                float *oc = out + c0;                                                                        \
+                if (masked) ROW_TILES(0, NR_RM, TILE_RM, TILE_1, 1, first, oc, ldout, oc, ldout);            \
+                else if (first) ROW_TILES(0, NR_RM, TILE_RM, TILE_1, 0, 1, oc, ldout, oc, ldout);            \
+                else ROW_TILES(0, NR_RM, TILE_RM, TILE_1, 0, 0, oc, ldout, oc, ldout);                       \
             }                                                                                                \
         }                                                                                                    \
     }

@@ -97,7 +97,7 @@ public final class FfnBenchmark {
         List<Candidate> candidates = new ArrayList<>();
         SplittableRandom rnd = new SplittableRandom(c.seed());
         try (WorkerPool pool = WorkerPool.create(c.threads());
-             Tensor x = gaussian(rnd, 1, c.tokens(), c.dim());
+             Tensor x = gaussian(rnd, 2, c.tokens(), c.dim());
              Tensor out = Tensor.allocate(DType.F32, c.tokens(), c.dim())) {
             try {
                 Map<String, Tensor> lookupParams = lookupParams(rnd, c);
@@ -205,14 +205,21 @@ public final class FfnBenchmark {
         return bh4 + 2.0 * c.tables() * c.dim();
     }
 
-    private static Map<String, Tensor> lookupParams(SplittableRandom rnd, Config c) {
+    /**
+     * Random LookupFFN parameters with the magnitudes a trained layer has: LayerNorm weight near 1, BH4 blocks
+     * scaled by 1/sqrt(b·P) so that every stage keeps the norm (z of order 1, codes spread over all rows), small
+     * biases. native/bench/lookup-bench.c draws the same distributions, so C- and Java-driven runs compare.
+     */
+    static Map<String, Tensor> lookupParams(SplittableRandom rnd, Config c) {
         long d = c.dim(), bits = c.tables() * c.tau();
         long p = Long.highestOneBit(d) == d ? d : Long.highestOneBit(d) << 1;
         long repeats = Math.max(1, (bits + p - 1) / p);
         if (p % c.block() != 0) throw new ShapeException("BH4 block " + c.block() + " must divide the padded width " + p);
         Map<String, Tensor> m = new LinkedHashMap<>();
-        m.put("LayerNorm.weight", gaussian(rnd, 1, d));
-        m.put("LayerNorm.bias", gaussian(rnd, 0.1, d));
+        Tensor lnWeight = gaussian(rnd, 0.2, d);
+        for (long i = 0; i < d; i++) lnWeight.setFloat(i, 1 + lnWeight.getFloat(i));
+        m.put("LayerNorm.weight", lnWeight);
+        m.put("LayerNorm.bias", gaussian(rnd, 0.2, d));
         m.put("hash.projection.weight", gaussian(rnd, 1 / Math.sqrt((double) c.block() * p), repeats, 4, p / c.block(), c.block(), c.block()));
         m.put("hash.projection.bias", gaussian(rnd, 0.1, bits));
         m.put("tables", gaussian(rnd, 0.05, c.tables(), 1L << c.tau(), d));

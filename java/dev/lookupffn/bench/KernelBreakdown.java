@@ -2,6 +2,7 @@ package dev.lookupffn.bench;
 
 import dev.lookupffn.ffi.Kernels;
 import dev.lookupffn.parallel.WorkerPool;
+import dev.lookupffn.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -73,10 +74,13 @@ public final class KernelBreakdown {
                 ceilings.put(names[i] + "_read_gb_per_s", (double) passes * perThread * 4 * t / s * 1e-9);
             }
             // ---- kernels over the batch ----
-            MemorySegment x = random(arena, rnd, n * d), u = arena.allocate(n * d * 4, 64), z = arena.allocate(n * bits * 4, 64);
-            MemorySegment gamma = random(arena, rnd, d), beta = random(arena, rnd, d), pw = random(arena, rnd, r * 4 * p * b);
-            for (long i = 0; i < r * 4 * p * b; i++) pw.setAtIndex(ValueLayout.JAVA_FLOAT, i, pw.getAtIndex(ValueLayout.JAVA_FLOAT, i) / (float) Math.sqrt(b * p));
-            MemorySegment pb = random(arena, rnd, bits), bias = random(arena, rnd, o), table = random(arena, rnd, h * (1L << tau) * o);
+            // the parameters and input of the bench's lookupffn row (realistic code spread matters to the gather)
+            Map<String, Tensor> params = FfnBenchmark.lookupParams(rnd, c);
+            Tensor input = FfnBenchmark.gaussian(rnd, 2, n, d);
+            MemorySegment x = input.segment(), u = arena.allocate(n * d * 4, 64), z = arena.allocate(n * bits * 4, 64);
+            MemorySegment gamma = params.get("LayerNorm.weight").segment(), beta = params.get("LayerNorm.bias").segment();
+            MemorySegment pw = params.get("hash.projection.weight").segment(), pb = params.get("hash.projection.bias").segment();
+            MemorySegment bias = params.get("bias").segment(), table = params.get("tables").segment();
             MemorySegment code = arena.allocate(n * h * 4, 64), score = arena.allocate(n * h * 4, 64), out = arena.allocate(n * o * 4, 64);
             MemorySegment tf = arena.allocate(Kernels.tablesPackSize(h, tau, o, false), 64), tb = arena.allocate(Kernels.tablesPackSize(h, tau, o, true), 64);
             Kernels.tablesPack(h, tau, o, table, false, tf);
@@ -114,6 +118,8 @@ public final class KernelBreakdown {
                 kernels.add(new Kernel(bf16 ? "fused_layer_bf16" : "fused_layer_f32", f, bh4Flops + 2.0 * h * o * n,
                         (8.0 * d + (bf16 ? 2.0 : 4.0) * h * o) * n, "all"));
             }
+            input.close();
+            params.values().forEach(Tensor::close);
         }
         return new Result(ceilings, kernels);
     }

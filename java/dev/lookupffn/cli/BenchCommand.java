@@ -56,6 +56,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "f32", description = "f32, bf16 or all (default: ${DEFAULT-VALUE}).")
     String dtype;
 
+    @Option(names = "--only", split = ",", paramLabel = "NAME", description = "Run only these candidates (comma-separated): "
+            + "lookupffn, lookupffn-bf16, dense-own, dense-onednn, dense-onednn-bf16.")
+    java.util.Set<String> only = java.util.Set.of();
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the random weights and inputs.")
     long seed;
 
@@ -96,7 +100,7 @@ final class BenchCommand implements Callable<Integer> {
         FfnBenchmark.Config config;
         try {
             config = new FfnBenchmark.Config(tokens, dim, ffn, tables, tau, block,
-                    threads == null ? WorkerPool.defaultThreads() : threads, repetitions, warmup, dtype.toLowerCase(), seed);
+                    threads == null ? WorkerPool.defaultThreads() : threads, repetitions, warmup, dtype.toLowerCase(), seed, only);
         } catch (RuntimeException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }

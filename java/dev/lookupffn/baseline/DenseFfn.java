@@ -41,6 +41,7 @@ public final class DenseFfn implements AutoCloseable {
     private final OneDnn.Matmul first, second;           // oneDNN backends
     private final MemorySegment lnAll, hiddenAll;        // oneDNN intermediates [rows, d], [rows, f]
     private final ThreadLocal<MemorySegment[]> scratch;  // own backend: {ln [T, d], hidden [T, f]}
+    private final WorkerPool.SegmentRangeBody ownBody = (worker, start, end, x, out) -> ownRows(x, out, start, end);
 
     private DenseFfn(Backend backend, Weights w, float eps, long rows, int threads) {
         this.backend = backend;
@@ -138,7 +139,7 @@ public final class DenseFfn implements AutoCloseable {
         if (!arena.scope().isAlive()) throw new IllegalStateException("dense FFN is closed");
         MemorySegment xs = x.segment(), os = out.segment();
         if (backend == Backend.OWN) {
-            pool.forRanges(b, 16, (worker, start, end) -> ownRows(xs, os, start, end));
+            pool.forRanges(b, 16, ownBody, xs, os);
             return;
         }
         if (b != rows) throw new ShapeException("this oneDNN dense FFN was built for " + rows + " rows, got " + b);

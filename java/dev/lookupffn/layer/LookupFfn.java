@@ -76,6 +76,7 @@ public final class LookupFfn implements AutoCloseable {
     private final MemorySegment tables;         // (h·2^τ, o) packed by lffn_tables_pack_f32, F32 or BF16
     private final MemorySegment bias;           // (o)
     private final ThreadLocal<Scratch> scratch;
+    private final WorkerPool.SegmentRangeBody rowsBody = (worker, start, end, x, out) -> forwardRows(x, out, start, end);
 
     /** Per-thread scratch: the fused kernel's workspace (BH4), or the dense path's tile intermediates. */
     private record Scratch(MemorySegment ln, MemorySegment z, MemorySegment code, MemorySegment score,
@@ -214,7 +215,7 @@ public final class LookupFfn implements AutoCloseable {
     public void forward(Tensor x, Tensor out, WorkerPool pool) {
         checkIo(x, out);
         final MemorySegment xs = x.segment(), os = out.segment();
-        pool.forRanges(x.dim(0), 16, (worker, start, end) -> forwardRows(xs, os, start, end));
+        pool.forRanges(x.dim(0), 16, rowsBody, xs, os);
     }
 
     private void checkIo(Tensor x, Tensor out) {

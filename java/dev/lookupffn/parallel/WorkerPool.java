@@ -1,6 +1,7 @@
 package dev.lookupffn.parallel;
 
 import dev.lookupffn.LookupFfnException.ShapeException;
+import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -22,6 +23,15 @@ public final class WorkerPool implements AutoCloseable {
     @FunctionalInterface
     public interface RangeBody {
         void run(int worker, long start, long end);
+    }
+
+    /**
+     * A range body that gets two segments with each call, so callers can keep one instance (e.g. a method
+     * reference in a final field) instead of a capturing lambda per call: dispatch then allocates nothing.
+     */
+    @FunctionalInterface
+    public interface SegmentRangeBody {
+        void run(int worker, long start, long end, MemorySegment a, MemorySegment b);
     }
 
     private static volatile WorkerPool shared;
@@ -84,6 +94,32 @@ public final class WorkerPool implements AutoCloseable {
 
     public int threads() {
         return threads;
+    }
+
+    // the adapter the workers run for forRanges(…, SegmentRangeBody, a, b); used under the busy lock only
+    private SegmentRangeBody segmentBody;
+    private MemorySegment segmentA, segmentB;
+    private final RangeBody segmentAdapter = (w, s, e) -> segmentBody.run(w, s, e, segmentA, segmentB);
+
+    /** As {@link #forRanges(long, long, RangeBody)}, passing {@code a} and {@code b} to every range. */
+    public void forRanges(long n, long minRange, SegmentRangeBody body, MemorySegment a, MemorySegment b) {
+        if (closed) throw new IllegalStateException("worker pool is closed");
+        if (n <= 0) return;
+        int parts = (int) Math.max(1, Math.min(threads, n / Math.max(1, minRange)));
+        if (parts == 1 || !busy.tryLock()) {
+            body.run(0, 0, n, a, b);
+            return;
+        }
+        try {
+            segmentBody = body;
+            segmentA = a;
+            segmentB = b;
+            forRanges(n, minRange, segmentAdapter); // re-enters the (reentrant) lock held by this thread
+        } finally {
+            segmentBody = null;
+            segmentA = segmentB = null;
+            busy.unlock();
+        }
     }
 
     /**

@@ -1,0 +1,56 @@
+package dev.lookupffn.layer;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.management.ThreadMXBean;
+import dev.lookupffn.parallel.WorkerPool;
+import dev.lookupffn.tensor.DType;
+import dev.lookupffn.tensor.Tensor;
+import java.lang.management.ManagementFactory;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What a warm forward call allocates on the Java heap, counted over every thread (caller and pool workers):
+ * a small constant (the two MemorySegment slice views each thread hands to its downcall), never anything that
+ * grows with the batch. Counting bytes is deterministic, unlike timing.
+ */
+class ForwardAllocationTest {
+    static long allocatedByAllThreads(ThreadMXBean mx) {
+        long[] ids = Arrays.stream(Thread.getAllStackTraces().keySet().toArray(Thread[]::new)).mapToLong(Thread::threadId).toArray();
+        return Arrays.stream(mx.getThreadAllocatedBytes(ids)).filter(b -> b > 0).sum();
+    }
+
+    /** Bytes per warm call of layer.forward on a batch of {@code rows}. */
+    static double bytesPerCall(ThreadMXBean mx, LookupFfn layer, int rows, int d, int o, Random rnd) {
+        try (Tensor x = LookupFfnTest.randomInput(rnd, rows, d); Tensor out = Tensor.allocate(DType.F32, rows, o);
+             WorkerPool pool = WorkerPool.create(2)) {
+            int warm = 200_000 / rows, calls = Math.max(200, 100_000 / rows);
+            for (int i = 0; i < warm; i++) layer.forward(x, out, pool); // JIT: C2 compiles the call path
+            long before = allocatedByAllThreads(mx);
+            for (int i = 0; i < calls; i++) layer.forward(x, out, pool);
+            return (allocatedByAllThreads(mx) - before) / (double) calls;
+        }
+    }
+
+    @Test
+    void warmForwardCallsAllocateASmallConstant() {
+        ThreadMXBean mx = (ThreadMXBean) ManagementFactory.getThreadMXBean();
+        Random rnd = new Random(4);
+        for (boolean dense : new boolean[] {false, true}) {
+            LookupFfnTest.Case c = new LookupFfnTest.Case("alloc", 64, 48, 16, 6, 16, dense, 64);
+            Map<String, Tensor> params = LookupFfnTest.randomParams(rnd, c);
+            try (LookupFfn layer = LookupFfn.fromTensors(params::get, "alloc", LookupFfn.Options.DEFAULT)) {
+                double small = bytesPerCall(mx, layer, 8, c.d(), c.o(), rnd);
+                double large = bytesPerCall(mx, layer, 4096, c.d(), c.o(), rnd);
+                String what = (dense ? "dense" : "BH4") + " forward: " + small + " B/call at 8 rows, " + large + " at 4096";
+                assertTrue(small < 512 && large < 2048, what);
+                System.out.println(what);
+            } finally {
+                params.values().forEach(Tensor::close);
+            }
+        }
+    }
+}

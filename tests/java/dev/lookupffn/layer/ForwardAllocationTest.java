@@ -13,9 +13,10 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * What a warm forward call allocates on the Java heap, counted over every thread (caller and pool workers):
- * a small constant (the two MemorySegment slice views each thread hands to its downcall), never anything that
- * grows with the batch. Counting bytes is deterministic, unlike timing.
+ * What a warm forward call allocates on the Java heap, counted over every thread (caller and pool workers).
+ * BH4 layers (one fused downcall per thread): a small constant, the slice views each thread hands to its
+ * downcall, whatever the batch size. Dense-projection layers (a few downcalls per 64-row tile): slice views the
+ * JIT usually eliminates, at worst a few per tile. Counting bytes is deterministic, unlike timing.
  */
 class ForwardAllocationTest {
     static long allocatedByAllThreads(ThreadMXBean mx) {
@@ -47,7 +48,8 @@ class ForwardAllocationTest {
                 double small = bytesPerCall(mx, layer, 8, c.d(), c.o(), rnd);
                 double large = bytesPerCall(mx, layer, 4096, c.d(), c.o(), rnd);
                 String what = (dense ? "dense" : "BH4") + " forward: " + small + " B/call at 8 rows, " + large + " at 4096";
-                assertTrue(small < 512 && large < 2048, what);
+                if (dense) assertTrue(small < 512 && large < 4096 * 4, what); // at most ~4 B per row
+                else assertTrue(small < 512 && large < 1024, what);
                 System.out.println(what);
             } finally {
                 params.values().forEach(Tensor::close);

@@ -48,7 +48,7 @@ class DenseFfnTest {
             for (int j = 0; j < F; j++) {
                 double s = b1[j];
                 for (int i = 0; i < D; i++) s += ln[r * D + i] * w1[j * D + i];
-                h[j] = 0.5 * s * (1 + erf(s / Math.sqrt(2)));
+                h[j] = Reference.gelu(s);
             }
             for (int j = 0; j < O; j++) {
                 double s = b2[j];
@@ -57,24 +57,6 @@ class DenseFfnTest {
             }
         }
         return out;
-    }
-
-    /** erf to ~1e-15 by its Taylor series (small |x|) or continued fraction (large |x|). */
-    static double erf(double x) {
-        double ax = Math.abs(x);
-        if (ax < 3) {
-            double sum = 0, term = ax;
-            for (int n = 0; n < 200; n++) {
-                sum += term / (2 * n + 1);
-                term *= -ax * ax / (n + 1);
-                if (Math.abs(term) < 1e-18) break;
-            }
-            return Math.signum(x) * 2 / Math.sqrt(Math.PI) * sum;
-        }
-        double f = 0; // erfc continued fraction
-        for (int n = 60; n >= 1; n--) f = n / 2.0 / (ax + f);
-        double erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
-        return Math.signum(x) * (1 - erfc);
     }
 
     @ParameterizedTest

@@ -34,4 +34,42 @@ public final class Reference {
         for (int i = 0; i < b.length; i++) bd[i] = b[i];
         return relativeError(a, bd);
     }
+    /** erf to ~1e-15 (series for small |x|, continued fraction / complement for large). */
+    public static double erf(double x) {
+        double ax = Math.abs(x);
+        if (ax < 2.5) {
+            double sum = ax, term = ax, x2 = ax * ax;
+            for (int n = 1; n < 200; n++) {
+                term *= -x2 / n;
+                double add = term / (2 * n + 1);
+                sum += add;
+                if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+            }
+            return Math.signum(x) * 2 / Math.sqrt(Math.PI) * sum;
+        }
+        // erfc by Lentz's continued fraction
+        double f, c0, d, delta, b0 = ax * ax + 0.5;
+        double tiny = 1e-300;
+        f = b0;
+        c0 = b0;
+        d = 0;
+        for (int n = 1; n < 300; n++) {
+            double an = -n * (n - 0.5), bn = ax * ax + 0.5 + 2 * n;
+            d = bn + an * d;
+            d = Math.abs(d) < tiny ? tiny : d;
+            c0 = bn + an / c0;
+            c0 = Math.abs(c0) < tiny ? tiny : c0;
+            d = 1 / d;
+            delta = c0 * d;
+            f *= delta;
+            if (Math.abs(delta - 1) < 1e-16) break;
+        }
+        double erfc = ax * Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+        return Math.signum(x) * (1 - erfc);
+    }
+
+    /** Exact GELU: 0.5·x·(1 + erf(x/√2)). */
+    public static double gelu(double x) {
+        return 0.5 * x * (1 + erf(x / Math.sqrt(2)));
+    }
 }

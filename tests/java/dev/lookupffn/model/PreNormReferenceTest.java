@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -154,6 +155,44 @@ class PreNormReferenceTest {
             }
             double err = Math.sqrt(num / den);
             assertTrue(err <= MAX_REL_ERR, v + " on " + isa + ": relative error " + err);
+        } finally {
+            m.values().forEach(Tensor::close);
+        }
+    }
+
+    @Test
+    void maskedLmHeadMatchesTheFloat64Reference() {
+        Map<String, Tensor> m = randomModel(Variant.PRE_LOOKUP_BH4, 5);
+        Random rnd = new Random(6);
+        linear(m, rnd, "lm_head.dense", HIDDEN, HIDDEN);
+        ln(m, rnd, "lm_head.layer_norm");
+        m.put("lm_head.decoder.weight", gaussian(rnd, 1 / Math.sqrt(HIDDEN), 0, VOCAB, HIDDEN));
+        m.put("lm_head.bias", gaussian(rnd, 0.1, 0, VOCAB));
+        EncoderConfig cfg = config(Variant.PRE_LOOKUP_BH4);
+        Batch batch = batch(new Random(7));
+        try (TransformerEncoder enc = TransformerEncoder.create(cfg, Weights.of("lm head", m, java.util.Set.of()));
+             WorkerPool pool = WorkerPool.create(2);
+             Tensor out = enc.forward(batch, pool);
+             Tensor logits = enc.maskedLmLogits(out, pool)) {
+            ReferenceEncoder ref = new ReferenceEncoder(enc.config(), m);
+            float[] seq = out.toFloatArray(), got = logits.toFloatArray();
+            float[] wd = m.get("lm_head.decoder.weight").toFloatArray(), bd = m.get("lm_head.bias").toFloatArray();
+            double num = 0, den = 0;
+            for (int r = 0; r < (int) out.dim(0); r++) {
+                double[] x = new double[HIDDEN];
+                for (int k = 0; k < HIDDEN; k++) x[k] = seq[r * HIDDEN + k];
+                // the head from the same sequence output: decoder(layer_norm(GELU(dense(x)))) + bias
+                double[] y = ref.ln(ReferenceEncoder.gelu(ref.linear(x, "lm_head.dense")), "lm_head.layer_norm");
+                for (int j = 0; j < VOCAB; j++) {
+                    double s = bd[j];
+                    for (int k = 0; k < HIDDEN; k++) s += (double) wd[j * HIDDEN + k] * y[k];
+                    double d = got[r * VOCAB + j] - s;
+                    num += d * d;
+                    den += s * s;
+                }
+            }
+            double err = Math.sqrt(num / den);
+            assertTrue(err <= MAX_REL_ERR, "masked-LM logits: relative error " + err);
         } finally {
             m.values().forEach(Tensor::close);
         }

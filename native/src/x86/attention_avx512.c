@@ -4,24 +4,7 @@
 #include <math.h>
 
 #include "../attention_internal.h"
-
-/* exp(x) for x <= 0 after max subtraction; about 1-2 ulp; exp(-inf or < -104) = 0. */
-static inline __m512 exp512(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-104.0f);
-    x = _mm512_max_ps(x, lo); /* also turns -inf into -104 */
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n); /* p * 2^n, flushes to 0 far below the normal range */
-}
+#include "simd_avx512.h"
 
 void lffn_softmax_rows_f32_avx512(int64_t rows, int64_t cols, const float *x, int64_t ldx, float scale,
                                   const float *mask_add, float *y, int64_t ldy) {
@@ -50,12 +33,12 @@ void lffn_softmax_rows_f32_avx512(int64_t rows, int64_t cols, const float *x, in
         /* pass 2: e = exp(s - max) and the sum */
         __m512 sum = _mm512_setzero_ps();
         for (int64_t c = 0; c < main; c += 16) {
-            __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(yr + c), vmax));
+            __m512 e = lffn_exp_avx512(_mm512_sub_ps(_mm512_loadu_ps(yr + c), vmax));
             _mm512_storeu_ps(yr + c, e);
             sum = _mm512_add_ps(sum, e);
         }
         if (tail) {
-            __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, yr + main), vmax));
+            __m512 e = lffn_exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, yr + main), vmax));
             _mm512_mask_storeu_ps(yr + main, tail, e);
             sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(tail, e));
         }

@@ -4,27 +4,13 @@
 #include <immintrin.h>
 
 #include "../gemm_internal.h"
+#include "simd_avx2.h"
 
 #define MR 6
 #define APS (LFFN_GEMM_KC_MAX + 16)
 
 /* erf: Norbert Juffa's float erf (max error ~1 ulp): an odd polynomial up to |x| = 0.927734375, else
  * 1 - exp(poly(|x|)) with a Cephes exp (|x| clamped to 4, where erf is 1 in float). Then exact GELU. */
-static inline __attribute__((always_inline)) __m256 exp256(__m256 x) { /* x in [-20, 0] */
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 f = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    f = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), f);
-    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(1.9875691500e-4f), f, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(f, f), _mm256_add_ps(f, _mm256_set1_ps(1.0f)));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
 static inline __attribute__((always_inline)) __m256 erf256(__m256 x) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256 t = _mm256_min_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(4.0f));
@@ -45,7 +31,7 @@ static inline __attribute__((always_inline)) __m256 erf256(__m256 x) {
     r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-6.34846687e-1f));
     r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-1.28717512e-1f));
     r = _mm256_fmsub_ps(r, t, t);
-    const __m256 big = _mm256_or_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), exp256(r)), _mm256_and_ps(sign, x));
+    const __m256 big = _mm256_or_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), lffn_exp_avx2(r)), _mm256_and_ps(sign, x));
     return _mm256_blendv_ps(small, big, _mm256_cmp_ps(t, _mm256_set1_ps(0.927734375f), _CMP_GT_OQ));
 }
 

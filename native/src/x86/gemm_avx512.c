@@ -5,26 +5,13 @@
 #include <immintrin.h>
 
 #include "../gemm_internal.h"
+#include "simd_avx512.h"
 
 #define MR 14
 #define APS (LFFN_GEMM_KC_MAX + 16) /* row stride of the packed A sliver, padded off a power of two */
 
 /* erf: Norbert Juffa's float erf (max error ~1 ulp): an odd polynomial up to |x| = 0.927734375, else
  * 1 - exp(poly(|x|)) with a Cephes exp (|x| clamped to 4, where erf is 1 in float). Then exact GELU. */
-static inline __attribute__((always_inline)) __m512 exp512(__m512 x) { /* x in [-20, 0] */
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    f = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), f);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500e-4f), f, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(f, f), _mm512_add_ps(f, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
-}
-
 static inline __attribute__((always_inline)) __m512 erf512(__m512 x) {
     const __m512 sign = _mm512_set1_ps(-0.0f);
     const __m512 t = _mm512_min_ps(_mm512_andnot_ps(sign, x), _mm512_set1_ps(4.0f));
@@ -45,7 +32,7 @@ static inline __attribute__((always_inline)) __m512 erf512(__m512 x) {
     r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-6.34846687e-1f));
     r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-1.28717512e-1f));
     r = _mm512_fmsub_ps(r, t, t);
-    const __m512 big = _mm512_or_ps(_mm512_sub_ps(_mm512_set1_ps(1.0f), exp512(r)), _mm512_and_ps(sign, x));
+    const __m512 big = _mm512_or_ps(_mm512_sub_ps(_mm512_set1_ps(1.0f), lffn_exp_avx512(r)), _mm512_and_ps(sign, x));
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, _mm512_set1_ps(0.927734375f), _CMP_GT_OQ), small, big);
 }
 

@@ -3,23 +3,7 @@
 #include <immintrin.h>
 
 #include "../lookup_internal.h"
-
-static inline __m256 exp_neg(__m256 x) { /* x <= 0 */
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500E-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
+#include "simd_avx2.h"
 
 void lffn_hash_code_score_f32_avx2(int64_t rows, int64_t tables, int64_t tau, const float *z, int64_t ldz,
                                    int32_t *code, int64_t ldcode, float *score, int64_t ldscore) {
@@ -39,7 +23,7 @@ void lffn_hash_code_score_f32_avx2(int64_t rows, int64_t tables, int64_t tau, co
                 const __m256 v = _mm256_mask_i32gather_ps(zero, base + j, idx, _mm256_castsi256_ps(m), 4);
                 const __m256 a = _mm256_and_ps(v, absmask);
                 sum = _mm256_add_ps(sum, a);
-                prod = _mm256_mul_ps(prod, _mm256_add_ps(one, exp_neg(_mm256_mul_ps(m2, a))));
+                prod = _mm256_mul_ps(prod, _mm256_add_ps(one, lffn_exp_avx2(_mm256_mul_ps(m2, a))));
                 const __m256i bit = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(v, zero, _CMP_GT_OQ)), ione);
                 c = _mm256_or_si256(_mm256_slli_epi32(c, 1), bit);
             }

@@ -5,47 +5,9 @@
 #include <immintrin.h>
 
 #include "../lookup_internal.h"
-
-static inline __m512 exp_neg(__m512 x) { /* x <= 0 */
-    x = _mm512_max_ps(x, _mm512_set1_ps(-88.0f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
-}
+#include "simd_avx512.h"
 
 /* 16x16 transpose of floats in place: on return r[j] lane i holds what was r[i] lane j. */
-static inline void transpose16(__m512 r[16]) {
-    __m512 t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int i = 0; i < 16; i += 8)
-        for (int j = 0; j < 4; j++) {
-            t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0x88);
-            t[i + j + 4] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0xDD);
-        }
-    for (int j = 0; j < 8; j++) {
-        r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
-        r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xDD);
-    }
-}
-
 static inline __mmask16 first_n(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
 
 /* code and score of one table from its tau feature vectors (one lane per row) */
@@ -59,7 +21,7 @@ static inline __attribute__((always_inline)) void table_code_score(int64_t tau, 
         const __m512 v = _mm512_load_ps(f + j * 16);
         const __m512 a = _mm512_abs_ps(v);
         sum = _mm512_add_ps(sum, a);
-        prod = _mm512_mul_ps(prod, _mm512_add_ps(one, exp_neg(_mm512_mul_ps(m2, a))));
+        prod = _mm512_mul_ps(prod, _mm512_add_ps(one, lffn_exp_avx512(_mm512_mul_ps(m2, a))));
         c = _mm512_slli_epi32(c, 1);
         c = _mm512_mask_or_epi32(c, _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), c, ione);
     }
@@ -83,7 +45,7 @@ void lffn_hash_code_score_f32_avx512(int64_t rows, int64_t tables, int64_t tau, 
                 __m512 v[16];
                 for (int i = 0; i < 16; i++)
                     v[i] = i < nr ? _mm512_maskz_loadu_ps(fm, zb + i * ldz + fb) : _mm512_setzero_ps();
-                transpose16(v);
+                lffn_transpose16_avx512(v);
                 for (int j = 0; j < 16; j++) _mm512_store_ps(sc + (fb + j) * 16, v[j]);
             }
             __m512 cv[16], sv[16];
@@ -91,8 +53,8 @@ void lffn_hash_code_score_f32_avx512(int64_t rows, int64_t tables, int64_t tau, 
                 if (t < nk) table_code_score(tau, sc + t * tau * 16, &cv[t], &sv[t]);
                 else cv[t] = sv[t] = _mm512_setzero_ps();
             }
-            transpose16(cv);
-            transpose16(sv);
+            lffn_transpose16_avx512(cv);
+            lffn_transpose16_avx512(sv);
             const __mmask16 km = first_n(nk);
             for (int i = 0; i < nr; i++) {
                 _mm512_mask_storeu_ps(code + (r0 + i) * ldcode + k0, km, cv[i]);
@@ -117,7 +79,7 @@ void lffn_hash_tile_f32_avx512(int64_t tables, int64_t tau, const float *Z, int3
                 const __m512 v = _mm512_load_ps(zk + j * LFFN_BH4_TILE);
                 const __m512 a = _mm512_abs_ps(v);
                 sum = _mm512_add_ps(sum, a);
-                prod = _mm512_mul_ps(prod, _mm512_add_ps(one, exp_neg(_mm512_mul_ps(m2, a))));
+                prod = _mm512_mul_ps(prod, _mm512_add_ps(one, lffn_exp_avx512(_mm512_mul_ps(m2, a))));
                 c = _mm512_slli_epi32(c, 1);
                 c = _mm512_mask_or_epi32(c, _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), c, ione);
             }

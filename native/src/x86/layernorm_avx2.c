@@ -3,13 +3,7 @@
 #include <math.h>
 
 #include "../lffn_internal.h"
-
-static inline float hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+#include "simd_avx2.h"
 
 void lffn_layernorm_f32_avx2(int64_t rows, int64_t cols, const float *x, int64_t ldx, const float *gamma,
                              const float *beta, float eps, float *y, int64_t ldy) {
@@ -19,7 +13,7 @@ void lffn_layernorm_f32_avx2(int64_t rows, int64_t cols, const float *x, int64_t
         float *yr = y + r * ldy;
         __m256 acc = _mm256_setzero_ps();
         for (int64_t c = 0; c < main; c += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(xr + c));
-        float sum = hsum256(acc);
+        float sum = lffn_hsum_avx2(acc);
         for (int64_t c = main; c < cols; c++) sum += xr[c];
         const float mean = sum / (float)cols;
         const __m256 vmean = _mm256_set1_ps(mean);
@@ -28,7 +22,7 @@ void lffn_layernorm_f32_avx2(int64_t rows, int64_t cols, const float *x, int64_t
             __m256 d = _mm256_sub_ps(_mm256_loadu_ps(xr + c), vmean);
             sq = _mm256_fmadd_ps(d, d, sq);
         }
-        float var = hsum256(sq);
+        float var = lffn_hsum_avx2(sq);
         for (int64_t c = main; c < cols; c++) var += (xr[c] - mean) * (xr[c] - mean);
         const float inv = 1.0f / sqrtf(var / (float)cols + eps);
         const __m256 vinv = _mm256_set1_ps(inv);

@@ -118,6 +118,9 @@ LFFN_HIDDEN void lffn_bh4_tile_f32_avx512(int64_t nt, int64_t dim, int64_t padde
 /* Load-time fold of the in-block Hadamard stages into the BH4 weights (bh4.c): wf = (I (x) H_b) W for nmat
  * [P/b, b, b] matrices; and the tile step that uses such weights. */
 LFFN_HIDDEN void lffn_bh4_fold_hadamard(int64_t padded_dim, int64_t block, int64_t nmat, const float *w, float *wf);
+/* The same fold, AVX-512, bit-identical to lffn_bh4_fold_hadamard (the same butterflies in the same order). */
+LFFN_HIDDEN void lffn_bh4_fold_hadamard_avx512(int64_t padded_dim, int64_t block, int64_t nmat, const float *w,
+                                               float *wf);
 LFFN_HIDDEN void lffn_bh4_tile_folded_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block,
                                                  int64_t repeats, int64_t out_dim, const float *u, int64_t ldu,
                                                  const float *wfold, const float *bias, float *workspace, float *Z);

@@ -15,11 +15,11 @@
 #define TT LFFN_BH4_TILE
 _Static_assert(LFFN_PACK_C_F32 <= 64 && LFFN_PACK_C_BF16 <= 64, "obuf holds 64 columns per row");
 /* The AVX-512 path folds the in-block Hadamard stages into a copy of the BH4 weights in the workspace
- * (lffn_bh4_fold_hadamard: saves 6 of the 9 Hadamard stages at b = 64, P = 512) when the block is at most
- * FOLD_MAX_B and the call has at least FOLD_MIN_ROWS rows (the fold costs about as much as BH4 on a few
- * hundred rows). */
+ * (lffn_bh4_fold_hadamard: saves 6 of the 9 Hadamard stages at b = 64, P = 512; about 12% of the layer)
+ * when the block is at most FOLD_MAX_B, in every call whatever its row count: folding changes the rounding of
+ * z, and a row's result must not depend on how rows are split across calls (an earlier row-count threshold
+ * broke that). The AVX-512 fold takes about 10 us at the paper shape. */
 #define FOLD_MAX_B 128
-#define FOLD_MIN_ROWS 1024
 
 /* Build with -DLFFN_FUSED_PROFILE to accumulate per-stage TSC ticks (LayerNorm, BH4, hash, gather) into
  * lffn_fused_profile (summed over threads, racy: for single-run diagnostics only). */
@@ -59,7 +59,7 @@ static int layout_of(int64_t rows, int64_t dim, int64_t P, int64_t tables, int64
     L->fold = L->bh4 + al64(3 * P * TT * 4);
     /* folded weights: the repeats that are used, blocks up to FOLD_MAX_B */
     const int64_t ru = (tables * tau + P - 1) / P, bmax = P < FOLD_MAX_B ? P : FOLD_MAX_B;
-    L->end = L->fold + (rows >= FOLD_MIN_ROWS ? al64(ru * 4 * P * bmax * 4) : 0);
+    L->end = L->fold + al64(ru * 4 * P * bmax * 4);
     return 1;
 }
 
@@ -96,9 +96,9 @@ lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padd
     const int wide = isa >= LFFN_ISA_AVX512;
     const int64_t ru = (hz + P - 1) / P; /* repeats used */
     float *wfold = NULL;
-    if (wide && block <= FOLD_MAX_B && rows >= FOLD_MIN_ROWS) {
+    if (wide && block <= FOLD_MAX_B) {
         wfold = (float *)(ws + L.fold);
-        lffn_bh4_fold_hadamard(P, block, ru * 4, proj_weight, wfold);
+        lffn_bh4_fold_hadamard_avx512(P, block, ru * 4, proj_weight, wfold);
     }
     for (int64_t b0 = 0; b0 < rows; b0 += L.bt) {
         const int64_t nb = rows - b0 < L.bt ? rows - b0 : L.bt;

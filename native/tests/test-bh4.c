@@ -47,8 +47,23 @@ static void check_shape(int64_t rows, int64_t dim, int64_t block, int64_t repeat
     free(u); free(w); free(bias); free(want); free(got); free(ws);
 }
 
+/* The AVX-512 Hadamard fold of the fused layer is bit-identical to the reference fold. */
+static void check_fold(int64_t P, int64_t b, int64_t nmat, uint64_t seed) {
+    if (lffn_cpu_isa() < LFFN_ISA_AVX512) return;
+    test_seed(seed);
+    const int64_t n = nmat * P * b;
+    float *w = test_random(n, 1.0f), *want = test_alloc(n * 4), *got = test_alloc(n * 4);
+    lffn_bh4_fold_hadamard(P, b, nmat, w, want);
+    memset(got, 0xA5, (size_t)(n * 4));
+    lffn_bh4_fold_hadamard_avx512(P, b, nmat, w, got);
+    TEST_EXPECT(memcmp(want, got, (size_t)(n * 4)) == 0, "fold P %ld b %ld: avx512 differs from the reference",
+                (long)P, (long)b);
+    free(w); free(want); free(got);
+}
+
 int main(void) {
     uint64_t seed = 1;
+    for (int64_t b = 1; b <= 128; b *= 2) check_fold(b < 16 ? 16 : 512, b, 3, seed++);
     /* every block size dividing P, P = 128 (dim 100 padded) and P = 512 (paper, dim 512) */
     for (int64_t b = 1; b <= 128; b *= 2) {
         check_shape(37, 100, b, 2, 200, 1, seed++);

@@ -105,6 +105,54 @@ static void check_shape(int64_t rows, int64_t dim, int64_t block, int64_t tables
     free(score); free(code); free(want[0]); free(want[1]); free(got); free(bws); free(fragile); free(ws); free(f32_out);
 }
 
+/* The bf16 layer against the fp32 layer at the paper shape with lookup-bench's (realistic) distributions:
+ * x ~ 2 U(-1,1), LayerNorm weight 1 +- 0.2, bias 0.2 U, BH4 weights U(-1,1) 1.7/181, biases 0.1 U, tables
+ * 0.05 U. The relative error must stay <= 1e-2 on every ISA path (the ~1e-3 of bf16 table rounding). Also
+ * checks that a row's result does not depend on how rows are split across calls. */
+static void check_bf16_realistic(int64_t rows, uint64_t seed) {
+    const int64_t dim = 512, P = 512, block = 64, R = 2, tables = 128, tau = 8, out_dim = 512;
+    const int64_t hz = tables * tau, trows = tables << tau;
+    test_seed(seed);
+    float *x = test_random(rows * dim, 2.0f), *lnw = test_random(dim, 0.2f), *lnb = test_random(dim, 0.2f);
+    for (int64_t i = 0; i < dim; i++) lnw[i] += 1.0f;
+    float *w = test_random(R * 4 * P * block, 1.7f / 181.0f), *pb = test_random(hz, 0.1f);
+    float *table = test_random(trows * out_dim, 0.05f), *bias = test_random(out_dim, 0.1f);
+    float *out[2] = {test_alloc(rows * out_dim * 4), test_alloc(rows * out_dim * 4)};
+    float *part = test_alloc(rows * out_dim * 4);
+    void *ws = test_alloc(lffn_lookupffn_workspace_size(rows, dim, P, tables, tau));
+    void *pk[2];
+    for (int bf = 0; bf < 2; bf++) {
+        pk[bf] = test_alloc(lffn_tables_pack_size(tables, tau, out_dim, bf));
+        TEST_EXPECT(lffn_tables_pack_f32(tables, tau, out_dim, table, bf, pk[bf]) == LFFN_SUCCESS, "pack");
+    }
+    TEST_FOR_EACH_ISA(isa) {
+        for (int bf = 0; bf < 2; bf++) {
+            TEST_EXPECT(lffn_lookupffn_forward_f32(rows, dim, P, block, R, tables, tau, out_dim, x, dim, lnw, lnb, 1e-5f, w,
+                                                   pb, pk[bf], bf, bias, ws, out[bf], out_dim) == LFFN_SUCCESS, "status");
+            /* the same rows in calls of 1, 7 and the rest: bit-identical rows */
+            const int64_t cuts[4] = {0, 1, 8, rows};
+            for (int c = 0; c < 3; c++)
+                TEST_EXPECT(lffn_lookupffn_forward_f32(cuts[c + 1] - cuts[c], dim, P, block, R, tables, tau, out_dim,
+                                                       x + cuts[c] * dim, dim, lnw, lnb, 1e-5f, w, pb, pk[bf], bf, bias,
+                                                       ws, part + cuts[c] * out_dim, out_dim) == LFFN_SUCCESS, "status");
+            TEST_EXPECT(memcmp(part, out[bf], (size_t)(rows * out_dim * 4)) == 0,
+                        "%s %s: rows depend on the split across calls", test_isa_name(isa), bf ? "bf16" : "f32");
+        }
+        double n2 = 0, d2 = 0;
+        for (int64_t i = 0; i < rows * out_dim; i++) {
+            const double d = (double)out[1][i] - out[0][i];
+            n2 += d * d;
+            d2 += (double)out[0][i] * out[0][i];
+        }
+        printf("  %s: bf16 layer vs fp32 layer, %ld rows of the paper shape (realistic data): rel %.3g\n",
+               test_isa_name(isa), (long)rows, sqrt(n2 / d2));
+        TEST_EXPECT(sqrt(n2 / d2) <= LFFN_MAX_BF16_LAYER_REL, "%s: realistic bf16 layer vs fp32 layer rel %g",
+                    test_isa_name(isa), sqrt(n2 / d2));
+    }
+    free(x); free(lnw); free(lnb); free(w); free(pb); free(table); free(bias); free(out[0]); free(out[1]); free(part);
+    free(ws); free(pk[0]); free(pk[1]);
+}
+
 int main(void) {
     uint64_t seed = 301;
     check_shape(100, 512, 64, 128, 8, 512, 1, seed++); /* the paper shape, row tail */
@@ -117,6 +165,8 @@ int main(void) {
     check_shape(1056, 512, 64, 128, 8, 512, 1, seed++); /* the paper shape */
     check_shape(1030, 100, 128, 10, 6, 40, 1, seed++);  /* b = P: no stage left outside the weights */
     check_shape(1025, 256, 256, 8, 4, 16, 0, seed++);   /* b > 128: not folded */
+    check_bf16_realistic(512, seed++);                  /* the acceptance bound of the bf16 layer */
+    check_bf16_realistic(1056, seed++);                 /* ... with the folded BH4 weights */
 
     /* argument checks */
     float x[64] __attribute__((aligned(64))) = {0}, out[64];

@@ -7,7 +7,6 @@
 #include "../lookup_internal.h"
 #include "simd_avx512.h"
 
-/* 16x16 transpose of floats in place: on return r[j] lane i holds what was r[i] lane j. */
 static inline __mmask16 first_n(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
 
 /* code and score of one table from its tau feature vectors (one lane per row) */

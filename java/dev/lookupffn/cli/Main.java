@@ -11,6 +11,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "lookupffn", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "LookupFFN for the JVM: compute-lite transformer feed-forward layers on CPUs.",
+        footer = {"", "The ./lookupffn launcher also runs: test (the whole test suite), build [install], jmh [JMH options],",
+                "fuzz [SECONDS], spark-embed (the Spark job; see spark/README.md)."},
         subcommands = {BenchCommand.class, EmbedCommand.class, InfoCommand.class, LayerCommand.class, TokenizeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {

@@ -18,7 +18,8 @@ _Static_assert(LFFN_PACK_C_F32 <= 64 && LFFN_PACK_C_BF16 <= 64, "obuf holds 64 c
  * (lffn_bh4_fold_hadamard: saves 6 of the 9 Hadamard stages at b = 64, P = 512; about 12% of the layer)
  * when the block is at most FOLD_MAX_B, in every call whatever its row count: folding changes the rounding of
  * z, and a row's result must not depend on how rows are split across calls (an earlier row-count threshold
- * broke that). The AVX-512 fold takes about 10 us at the paper shape. */
+ * broke that). The AVX-512 fold (1 MiB at the paper shape) costs ~15 us, memory-bound: +12% on a 1-row call
+ * (~120 us), nothing from ~32 rows up, and it already pays for itself at 128 rows. */
 #define FOLD_MAX_B 128
 
 /* Build with -DLFFN_FUSED_PROFILE to accumulate per-stage TSC ticks (LayerNorm, BH4, hash, gather) into

@@ -31,8 +31,9 @@ public final class BenchReport {
         out.printf("%-18s %-5s %10s %10s %10s %12s %9s %12s%n", "name", "dtype", "median s", "min s", "max s", "tokens/s",
                 "GFLOP/s", "vs oneDNN");
         for (var row : r.rows())
-            out.printf("%-18s %-5s %10.4f %10.4f %10.4f %12.0f %9.1f %11.2fx%n", row.name(), row.dtype(), row.medianS(),
-                    row.minS(), row.maxS(), row.tokensPerS(), row.gflopPerS(), row.speedupVsOnednn());
+            out.printf("%-18s %-5s %10.4f %10.4f %10.4f %12.0f %9.1f %12s%n", row.name(), row.dtype(), row.medianS(),
+                    row.minS(), row.maxS(), row.tokensPerS(), row.gflopPerS(),
+                    Double.isNaN(row.speedupVsOnednn()) ? "-" : String.format("%.2fx", row.speedupVsOnednn()));
         var f32 = r.row("lookupffn");
         var bf16 = r.row("lookupffn-bf16");
         if (f32 != null && bf16 != null)

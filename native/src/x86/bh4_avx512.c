@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../lookup_internal.h"
+#include "simd_avx512.h"
 
 #define TT LFFN_BH4_TILE
 
@@ -115,30 +116,6 @@ static void block_multiply_fwht(int64_t P, int64_t b, const float *w, const floa
     fwht_stages(P, b, dst);
 }
 
-/* 16x16 transpose of floats in place: on return r[j] lane i holds what was r[i] lane j. */
-static inline void transpose16(__m512 r[16]) {
-    __m512 t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int i = 0; i < 16; i += 8)
-        for (int j = 0; j < 4; j++) {
-            t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0x88);
-            t[i + j + 4] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0xDD);
-        }
-    for (int j = 0; j < 8; j++) {
-        r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
-        r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xDD);
-    }
-}
-
 /* U[k, t] = u[t, k] for t < nt, k < dim; zero elsewhere (rows nt..TT and features dim..P). */
 static void load_tile(int64_t nt, int64_t dim, int64_t P, const float *u, int64_t ldu, float *U) {
     int64_t k0 = 0;
@@ -147,7 +124,7 @@ static void load_tile(int64_t nt, int64_t dim, int64_t P, const float *u, int64_
             for (int64_t t0 = 0; t0 < TT; t0 += 16) {
                 __m512 r[16];
                 for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(u + (t0 + i) * ldu + k0);
-                transpose16(r);
+                lffn_transpose16_avx512(r);
                 for (int j = 0; j < 16; j++) _mm512_store_ps(U + (k0 + j) * TT + t0, r[j]);
             }
     }
@@ -169,7 +146,7 @@ static void store_tile(int64_t nt, int64_t kmax, const float *Y, const float *U,
                 for (int j = 0; j < 16; j++)
                     r[j] = _mm512_add_ps(_mm512_mul_ps(c7, _mm512_load_ps(Y + (k0 + j) * TT + t0)),
                                          _mm512_mul_ps(c3, _mm512_load_ps(U + (k0 + j) * TT + t0)));
-                transpose16(r);
+                lffn_transpose16_avx512(r);
                 for (int i = 0; i < 16; i++) _mm512_storeu_ps(z + (t0 + i) * ldz + k0, _mm512_add_ps(r[i], bk));
             }
         }

@@ -96,20 +96,36 @@ public record EncoderConfig(Norm norm, int vocabSize, int hidden, int layers, in
         if (!posType.equals("absolute"))
             throw new FormatException(file + ": position_embedding_type '" + posType + "' is not supported (only 'absolute')");
         boolean robertaLike = type.contains("roberta") || type.equals("camembert");
-        int pad = root.path("pad_token_id").asInt(robertaLike ? 1 : 0);
+        int pad = opt(file, root, "pad_token_id", robertaLike ? 1 : 0);
         try {
             return new EncoderConfig(Norm.POST, req(file, root, "vocab_size"), req(file, root, "hidden_size"),
                     req(file, root, "num_hidden_layers"), req(file, root, "num_attention_heads"),
-                    root.path("max_position_embeddings").asInt(512), root.path("type_vocab_size").asInt(2), pad,
-                    robertaLike ? pad + 1 : 0, (float) root.path("layer_norm_eps").asDouble(1e-12), HF_MASK_VALUE, type);
+                    opt(file, root, "max_position_embeddings", 512), opt(file, root, "type_vocab_size", 2), pad,
+                    robertaLike ? pad + 1 : 0, (float) optDouble(file, root, "layer_norm_eps", 1e-12), HF_MASK_VALUE, type);
         } catch (ShapeException e) {
             throw new FormatException(file + ": " + e.getMessage());
         }
     }
 
+    /** An optional integer: the default when absent, an error when present with another type. */
+    private static int opt(Path file, JsonNode root, String name, int fallback) {
+        JsonNode n = root.get(name);
+        if (n == null || n.isNull()) return fallback;
+        if (!n.isIntegralNumber() || !n.canConvertToInt()) throw new FormatException(file + ": '" + name + "' must be an integer, got " + n);
+        return n.asInt();
+    }
+
+    private static double optDouble(Path file, JsonNode root, String name, double fallback) {
+        JsonNode n = root.get(name);
+        if (n == null || n.isNull()) return fallback;
+        if (!n.isNumber()) throw new FormatException(file + ": '" + name + "' must be a number, got " + n);
+        return n.asDouble();
+    }
+
     private static int req(Path file, JsonNode root, String name) {
         JsonNode n = root.get(name);
-        if (n == null || !n.canConvertToInt()) throw new FormatException(file + ": missing or non-integer '" + name + "'");
+        if (n == null || !n.isIntegralNumber() || !n.canConvertToInt())
+            throw new FormatException(file + ": missing or non-integer '" + name + "'");
         return n.asInt();
     }
 

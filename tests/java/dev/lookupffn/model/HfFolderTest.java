@@ -108,6 +108,12 @@ class HfFolderTest {
         assertThrows(FormatException.class, () -> EncoderConfig.fromHfConfigJson(dir.resolve("config.json")));
         Files.writeString(dir.resolve("config.json"), CONFIG.replace("\"gelu\"", "\"relu\""));
         assertThrows(FormatException.class, () -> EncoderConfig.fromHfConfigJson(dir.resolve("config.json")));
+        for (String wrong : new String[] {"\"hidden_size\": 384", "\"pad_token_id\": 0", "\"layer_norm_eps\": 1e-12"}) {
+            String key = wrong.substring(0, wrong.indexOf(':'));
+            Files.writeString(dir.resolve("config.json"), CONFIG.replace(wrong, key + ": \"oops\""));
+            var e = assertThrows(FormatException.class, () -> EncoderConfig.fromHfConfigJson(dir.resolve("config.json")));
+            assertTrue(e.getMessage().contains(key.replace("\"", "")), e.getMessage());
+        }
         Files.writeString(dir.resolve("config.json"), "not json");
         assertThrows(FormatException.class, () -> EncoderConfig.fromHfConfigJson(dir.resolve("config.json")));
         assertThrows(FormatException.class, () -> Encoder.load(dir).close()); // no weights in the folder

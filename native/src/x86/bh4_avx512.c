@@ -179,34 +179,6 @@ void lffn_bh4_project_f32_avx512(int64_t rows, int64_t dim, int64_t padded_dim, 
     }
 }
 
-/* The fused layer's BH4 step on one tile of nt <= LFFN_BH4_TILE rows: Z[k, t] = z[t, k] (feature-major, TT
- * floats per feature) for k < out_dim, no transpose back. workspace: three [P, TT] tiles. */
-void lffn_bh4_tile_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats,
-                              int64_t out_dim, const float *u, int64_t ldu, const float *weight, const float *bias,
-                              float *workspace, float *Z) {
-    const int64_t P = padded_dim, b = block;
-    float *U = workspace, *A = workspace + P * TT, *B = workspace + 2 * P * TT;
-    const __m512 c7 = _mm512_set1_ps(0.7f), c3 = _mm512_set1_ps(0.3f);
-    load_tile(nt, dim, P, u, ldu, U);
-    for (int64_t r = 0; r < repeats && r * P < out_dim; r++) {
-        const float *w = weight + r * 4 * P * b;
-        block_multiply_fwht(P, b, w, U, A);
-        block_multiply_fwht(P, b, w + P * b, A, B);
-        block_multiply_fwht(P, b, w + 2 * P * b, B, A);
-        block_multiply_fwht(P, b, w + 3 * P * b, A, B);
-        const int64_t kmax = out_dim - r * P < P ? out_dim - r * P : P;
-        float *Zr = Z + r * P * TT;
-        for (int64_t k = 0; k < kmax; k++) {
-            const __m512 bk = _mm512_set1_ps(bias ? bias[r * P + k] : 0.0f);
-            for (int h = 0; h < TT; h += 16)
-                _mm512_store_ps(Zr + k * TT + h,
-                                _mm512_add_ps(_mm512_fmadd_ps(c7, _mm512_load_ps(B + k * TT + h),
-                                                              _mm512_mul_ps(c3, _mm512_load_ps(U + k * TT + h))),
-                                              bk));
-        }
-    }
-}
-
 /* dst = H . blockdiag(W') . src where W' = (I (x) H_b) W was folded at load time (lffn_bh4_fold_hadamard):
  * only the Hadamard stages of stride >= b (across blocks) remain. */
 static void block_multiply_folded(int64_t P, int64_t b, const float *w, const float *src, float *dst) {
@@ -222,20 +194,24 @@ static void block_multiply_folded(int64_t P, int64_t b, const float *w, const fl
     fwht_stages(P, b, dst);
 }
 
-/* As lffn_bh4_tile_f32_avx512 with weights folded by lffn_bh4_fold_hadamard. */
-void lffn_bh4_tile_folded_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats,
-                                     int64_t out_dim, const float *u, int64_t ldu, const float *wfold,
-                                     const float *bias, float *workspace, float *Z) {
+/* One tile of nt <= LFFN_BH4_TILE rows through the R repeats of 4 stages, each stage done by `stage` (plain
+ * block multiply + full Hadamard, or folded weights + the cross-block Hadamard stages): Z[k, t] = z[t, k]
+ * (feature-major, TT floats per feature) for k < out_dim, no transpose back. workspace: three [P, TT] tiles. */
+typedef void (*bh4_stage_fn)(int64_t P, int64_t b, const float *w, const float *src, float *dst);
+
+static void bh4_tile(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim,
+                     const float *u, int64_t ldu, const float *weight, const float *bias, float *workspace, float *Z,
+                     bh4_stage_fn stage) {
     const int64_t P = padded_dim, b = block;
     float *U = workspace, *A = workspace + P * TT, *B = workspace + 2 * P * TT;
     const __m512 c7 = _mm512_set1_ps(0.7f), c3 = _mm512_set1_ps(0.3f);
     load_tile(nt, dim, P, u, ldu, U);
     for (int64_t r = 0; r < repeats && r * P < out_dim; r++) {
-        const float *w = wfold + r * 4 * P * b;
-        block_multiply_folded(P, b, w, U, A);
-        block_multiply_folded(P, b, w + P * b, A, B);
-        block_multiply_folded(P, b, w + 2 * P * b, B, A);
-        block_multiply_folded(P, b, w + 3 * P * b, A, B);
+        const float *w = weight + r * 4 * P * b;
+        stage(P, b, w, U, A);
+        stage(P, b, w + P * b, A, B);
+        stage(P, b, w + 2 * P * b, B, A);
+        stage(P, b, w + 3 * P * b, A, B);
         const int64_t kmax = out_dim - r * P < P ? out_dim - r * P : P;
         float *Zr = Z + r * P * TT;
         for (int64_t k = 0; k < kmax; k++) {
@@ -247,6 +223,20 @@ void lffn_bh4_tile_folded_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim
                                               bk));
         }
     }
+}
+
+/* The fused layer's BH4 step on one tile (see bh4_tile). */
+void lffn_bh4_tile_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats,
+                              int64_t out_dim, const float *u, int64_t ldu, const float *weight, const float *bias,
+                              float *workspace, float *Z) {
+    bh4_tile(nt, dim, padded_dim, block, repeats, out_dim, u, ldu, weight, bias, workspace, Z, block_multiply_fwht);
+}
+
+/* As lffn_bh4_tile_f32_avx512 with weights folded by lffn_bh4_fold_hadamard. */
+void lffn_bh4_tile_folded_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats,
+                                     int64_t out_dim, const float *u, int64_t ldu, const float *wfold,
+                                     const float *bias, float *workspace, float *Z) {
+    bh4_tile(nt, dim, padded_dim, block, repeats, out_dim, u, ldu, wfold, bias, workspace, Z, block_multiply_folded);
 }
 
 /* lffn_bh4_fold_hadamard with whole-row vectors: block rows (outputs o) are b floats; each butterfly pairs two

@@ -26,15 +26,9 @@ class DenseFfnTest {
         Kernels.setMaxIsa(Kernels.cpuIsa());
     }
 
-    static Tensor gaussian(Random rnd, double scale, long... shape) {
-        Tensor t = Tensor.allocate(DType.F32, shape);
-        for (long i = 0; i < t.elementCount(); i++) t.setFloat(i, (float) (scale * rnd.nextGaussian()));
-        return t;
-    }
-
     static DenseFfn.Weights weights(Random rnd) {
-        return new DenseFfn.Weights(gaussian(rnd, 1, D), gaussian(rnd, 0.1, D), gaussian(rnd, 1 / Math.sqrt(D), F, D),
-                gaussian(rnd, 0.1, F), gaussian(rnd, 1 / Math.sqrt(F), O, F), gaussian(rnd, 0.1, O));
+        return new DenseFfn.Weights(Reference.gaussian(rnd, 1, 0, D), Reference.gaussian(rnd, 0.1, 0, D), Reference.gaussian(rnd, 1 / Math.sqrt(D), 0, F, D),
+                Reference.gaussian(rnd, 0.1, 0, F), Reference.gaussian(rnd, 1 / Math.sqrt(F), 0, O, F), Reference.gaussian(rnd, 0.1, 0, O));
     }
 
     /** LayerNorm → x·W1ᵀ+b1 → GELU(erf) → ·W2ᵀ+b2 in float64. */
@@ -66,7 +60,7 @@ class DenseFfnTest {
         Kernels.setMaxIsa(isa);
         Random rnd = new Random(11);
         DenseFfn.Weights w = weights(rnd);
-        try (Tensor x = gaussian(rnd, 2, B, D); Tensor out = Tensor.allocate(DType.F32, B, O);
+        try (Tensor x = Reference.gaussian(rnd, 2, 0, B, D); Tensor out = Tensor.allocate(DType.F32, B, O);
              DenseFfn ffn = DenseFfn.own(w, 1e-5f); WorkerPool pool = WorkerPool.create(2)) {
             ffn.forward(x, out, pool);
             double err = Reference.relativeError(out.toFloatArray(), reference(w, x.toFloatArray()));
@@ -79,7 +73,7 @@ class DenseFfnTest {
         Assumptions.assumeTrue(OneDnn.available(), "oneDNN baseline not built");
         Random rnd = new Random(12);
         DenseFfn.Weights w = weights(rnd);
-        try (Tensor x = gaussian(rnd, 2, B, D); Tensor a = Tensor.allocate(DType.F32, B, O);
+        try (Tensor x = Reference.gaussian(rnd, 2, 0, B, D); Tensor a = Tensor.allocate(DType.F32, B, O);
              Tensor b = Tensor.allocate(DType.F32, B, O); Tensor c = Tensor.allocate(DType.F32, B, O);
              DenseFfn own = DenseFfn.own(w, 1e-5f); DenseFfn dnn = DenseFfn.oneDnn(w, 1e-5f, B, false, 2);
              DenseFfn dnnBf16 = DenseFfn.oneDnn(w, 1e-5f, B, true, 2); WorkerPool pool = WorkerPool.create(2)) {

@@ -25,12 +25,6 @@ class GemmTest {
         Kernels.setMaxIsa(Kernels.cpuIsa());
     }
 
-    static Tensor random(Random rnd, long... shape) {
-        Tensor t = Tensor.allocate(DType.F32, shape);
-        for (long i = 0; i < t.elementCount(); i++) t.setFloat(i, (float) rnd.nextGaussian());
-        return t;
-    }
-
     static double[] reference(float[] a, float[] b, float[] bias, int m, int n, int k, boolean transB) {
         double[] c = new double[m * n];
         for (int i = 0; i < m; i++)
@@ -51,8 +45,8 @@ class GemmTest {
         for (int[] s : new int[][] {{1, 1, 1}, {7, 33, 17}, {65, 100, 129}, {130, 47, 300}}) {
             int m = s[0], n = s[1], k = s[2];
             for (boolean transB : new boolean[] {false, true}) {
-                try (Tensor a = random(rnd, m, k); Tensor b = random(rnd, transB ? n : k, transB ? k : n);
-                     Tensor bias = random(rnd, n); Tensor c = Tensor.allocate(DType.F32, m, n);
+                try (Tensor a = Reference.gaussian(rnd, 1, 0, m, k); Tensor b = Reference.gaussian(rnd, 1, 0, transB ? n : k, transB ? k : n);
+                     Tensor bias = Reference.gaussian(rnd, 1, 0, n); Tensor c = Tensor.allocate(DType.F32, m, n);
                      Arena arena = Arena.ofConfined()) {
                     double[] want = reference(a.toFloatArray(), b.toFloatArray(), bias.toFloatArray(), m, n, k, transB);
                     Kernels.gemm(m, n, k, a.segment(), k, b.segment(), transB ? k : n, transB, bias.segment(),
@@ -74,7 +68,7 @@ class GemmTest {
         Assumptions.assumeTrue(OneDnn.available(), "oneDNN baseline not built");
         Random rnd = new Random(6);
         int m = 123, n = 256, k = 200;
-        try (Tensor a = random(rnd, m, k); Tensor b = random(rnd, n, k); Tensor c1 = Tensor.allocate(DType.F32, m, n);
+        try (Tensor a = Reference.gaussian(rnd, 1, 0, m, k); Tensor b = Reference.gaussian(rnd, 1, 0, n, k); Tensor c1 = Tensor.allocate(DType.F32, m, n);
              Tensor c2 = Tensor.allocate(DType.F32, m, n)) {
             Kernels.gemm(m, n, k, a.segment(), k, b.segment(), k, true, null, Kernels.Epilogue.NONE, c1.segment(), n);
             OneDnn.get().sgemm(false, true, m, n, k, 1f, a.segment(), k, b.segment(), k, 0f, c2.segment(), n);

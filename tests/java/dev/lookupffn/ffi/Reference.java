@@ -72,4 +72,11 @@ public final class Reference {
     public static double gelu(double x) {
         return 0.5 * x * (1 + erf(x / Math.sqrt(2)));
     }
+
+    /** A new owned F32 tensor of normal values mean + scale·N(0, 1) (seeded by the caller's Random). */
+    public static dev.lookupffn.tensor.Tensor gaussian(java.util.Random rnd, double scale, double mean, long... shape) {
+        var t = dev.lookupffn.tensor.Tensor.allocate(dev.lookupffn.tensor.DType.F32, shape);
+        for (long i = 0; i < t.elementCount(); i++) t.setFloat(i, (float) (mean + scale * rnd.nextGaussian()));
+        return t;
+    }
 }

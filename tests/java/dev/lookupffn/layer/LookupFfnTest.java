@@ -147,19 +147,19 @@ class LookupFfnTest {
     static Map<String, Tensor> randomParams(Random rnd, Case c) {
         int bits = c.h() * c.tau();
         Map<String, Tensor> m = new HashMap<>();
-        m.put("LayerNorm.weight", gaussian(rnd, 1.0, 1.0, c.d()));
-        m.put("LayerNorm.bias", gaussian(rnd, 0.1, 0, c.d()));
-        if (c.dense()) m.put("hash.projection.weight", gaussian(rnd, 1 / Math.sqrt(c.d()), 0, bits, c.d()));
+        m.put("LayerNorm.weight", Reference.gaussian(rnd, 1.0, 1.0, c.d()));
+        m.put("LayerNorm.bias", Reference.gaussian(rnd, 0.1, 0, c.d()));
+        if (c.dense()) m.put("hash.projection.weight", Reference.gaussian(rnd, 1 / Math.sqrt(c.d()), 0, bits, c.d()));
         else {
             int p = Integer.highestOneBit(c.d()) == c.d() ? c.d() : Integer.highestOneBit(c.d()) << 1;
             int r = Math.max(1, (bits + p - 1) / p);
             // each stage multiplies the norm by about sqrt(P) (Hadamard) · 1 (block): keep values moderate
-            m.put("hash.projection.weight", gaussian(rnd, 1 / Math.sqrt((double) c.block() * p), 0, r, 4, p / c.block(),
+            m.put("hash.projection.weight", Reference.gaussian(rnd, 1 / Math.sqrt((double) c.block() * p), 0, r, 4, p / c.block(),
                     c.block(), c.block()));
         }
-        m.put("hash.projection.bias", gaussian(rnd, 0.1, 0, bits));
-        m.put("tables", gaussian(rnd, 1, 0, c.h(), 1 << c.tau(), c.o()));
-        m.put("bias", gaussian(rnd, 0.1, 0, c.o()));
+        m.put("hash.projection.bias", Reference.gaussian(rnd, 0.1, 0, bits));
+        m.put("tables", Reference.gaussian(rnd, 1, 0, c.h(), 1 << c.tau(), c.o()));
+        m.put("bias", Reference.gaussian(rnd, 0.1, 0, c.o()));
         return m;
     }
 
@@ -170,14 +170,8 @@ class LookupFfnTest {
                 p.get("tables").toFloatArray(), p.get("bias").toFloatArray());
     }
 
-    static Tensor gaussian(Random rnd, double scale, double mean, long... shape) {
-        Tensor t = Tensor.allocate(DType.F32, shape);
-        for (long i = 0; i < t.elementCount(); i++) t.setFloat(i, (float) (mean + scale * rnd.nextGaussian()));
-        return t;
-    }
-
     static Tensor randomInput(Random rnd, int batch, int d) {
-        return gaussian(rnd, 2, 0.5, batch, d);
+        return Reference.gaussian(rnd, 2, 0.5, batch, d);
     }
 
     @ParameterizedTest
@@ -223,19 +217,19 @@ class LookupFfnTest {
         Map<String, Tensor> params = randomParams(rnd, c);
         try {
             Map<String, Tensor> bad = new HashMap<>(params);
-            bad.put("bias", gaussian(rnd, 1, 0, 31));
+            bad.put("bias", Reference.gaussian(rnd, 1, 0, 31));
             var e = assertThrows(ShapeException.class, () -> LookupFfn.fromTensors(bad::get, "m", LookupFfn.Options.DEFAULT));
             assertTrue(e.getMessage().contains("'bias'") && e.getMessage().contains("[32]"), e.getMessage());
             bad.put("bias", params.get("bias"));
-            bad.put("hash.projection.bias", gaussian(rnd, 1, 0, 33));
+            bad.put("hash.projection.bias", Reference.gaussian(rnd, 1, 0, 33));
             e = assertThrows(ShapeException.class, () -> LookupFfn.fromTensors(bad::get, "m", LookupFfn.Options.DEFAULT));
             assertTrue(e.getMessage().contains("hash.projection.bias"), e.getMessage());
             bad.put("hash.projection.bias", params.get("hash.projection.bias"));
-            bad.put("tables", gaussian(rnd, 1, 0, 8, 12, 32)); // 12 rows: not a power of two
+            bad.put("tables", Reference.gaussian(rnd, 1, 0, 8, 12, 32)); // 12 rows: not a power of two
             e = assertThrows(ShapeException.class, () -> LookupFfn.fromTensors(bad::get, "m", LookupFfn.Options.DEFAULT));
             assertTrue(e.getMessage().contains("'tables'"), e.getMessage());
             bad.put("tables", params.get("tables"));
-            bad.put("hash.projection.weight", gaussian(rnd, 1, 0, 1, 4, 4, 16, 8)); // not square blocks
+            bad.put("hash.projection.weight", Reference.gaussian(rnd, 1, 0, 1, 4, 4, 16, 8)); // not square blocks
             e = assertThrows(ShapeException.class, () -> LookupFfn.fromTensors(bad::get, "m", LookupFfn.Options.DEFAULT));
             assertTrue(e.getMessage().contains("hash.projection.weight"), e.getMessage());
             bad.remove("hash.projection.weight");

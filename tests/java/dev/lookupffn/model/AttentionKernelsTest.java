@@ -8,6 +8,7 @@ import dev.lookupffn.LookupFfnException.ShapeException;
 import dev.lookupffn.ffi.Isa;
 import dev.lookupffn.ffi.Kernels;
 import dev.lookupffn.tensor.DType;
+import dev.lookupffn.ffi.Reference;
 import dev.lookupffn.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.util.Random;
@@ -23,12 +24,6 @@ class AttentionKernelsTest {
         Kernels.setMaxIsa(Kernels.cpuIsa());
     }
 
-    static Tensor random(Random rnd, double scale, long... shape) {
-        Tensor t = Tensor.allocate(DType.F32, shape);
-        for (long i = 0; i < t.elementCount(); i++) t.setFloat(i, (float) (scale * rnd.nextGaussian()));
-        return t;
-    }
-
     @ParameterizedTest
     @EnumSource(Isa.class)
     void softmaxRowsMatchesFloat64(Isa isa) {
@@ -37,7 +32,7 @@ class AttentionKernelsTest {
         Random rnd = new Random(5);
         int rows = 9, cols = 37, ld = 40;
         float scale = 0.25f;
-        try (Tensor x = random(rnd, 4, rows, ld); Tensor mask = Tensor.allocate(DType.F32, cols);
+        try (Tensor x = Reference.gaussian(rnd, 4, 0, rows, ld); Tensor mask = Tensor.allocate(DType.F32, cols);
              Tensor y = Tensor.allocate(DType.F32, rows, ld)) {
             for (int c = 0; c < cols; c++) mask.setFloat(c, c % 4 == 3 ? -1000f : 0f);
             Kernels.softmaxRows(rows, cols, x.segment(), ld, scale, mask.segment(), y.segment(), ld);
@@ -64,7 +59,7 @@ class AttentionKernelsTest {
         Random rnd = new Random(9);
         int t = 23, heads = 3, hs = 16, w = heads * hs;
         float scale = 0.25f;
-        try (Arena arena = Arena.ofConfined(); Tensor qkv = random(rnd, 1, t, 3 * w); Tensor out = Tensor.allocate(DType.F32, t, w)) {
+        try (Arena arena = Arena.ofConfined(); Tensor qkv = Reference.gaussian(rnd, 1, 0, t, 3 * w); Tensor out = Tensor.allocate(DType.F32, t, w)) {
             var ws = arena.allocate(Kernels.attentionWorkspaceSize(t), 64);
             var q = qkv.segment();
             Kernels.attention(t, heads, hs, q, 3L * w, q.asSlice(w * 4L), 3L * w, q.asSlice(2L * w * 4), 3L * w, scale, null, ws,

@@ -7,6 +7,7 @@ import dev.lookupffn.ffi.Isa;
 import dev.lookupffn.ffi.Kernels;
 import dev.lookupffn.parallel.WorkerPool;
 import dev.lookupffn.tensor.DType;
+import dev.lookupffn.ffi.Reference;
 import dev.lookupffn.tensor.Tensor;
 import java.util.HashMap;
 import java.util.List;
@@ -40,28 +41,22 @@ class PreNormReferenceTest {
         Kernels.setMaxIsa(Kernels.cpuIsa());
     }
 
-    static Tensor gaussian(Random rnd, double scale, double mean, long... shape) {
-        Tensor t = Tensor.allocate(DType.F32, shape);
-        for (long i = 0; i < t.elementCount(); i++) t.setFloat(i, (float) (mean + scale * rnd.nextGaussian()));
-        return t;
-    }
-
     static void linear(Map<String, Tensor> m, Random rnd, String base, int out, int in) {
-        m.put(base + ".weight", gaussian(rnd, 1 / Math.sqrt(in), 0, out, in));
-        m.put(base + ".bias", gaussian(rnd, 0.1, 0, out));
+        m.put(base + ".weight", Reference.gaussian(rnd, 1 / Math.sqrt(in), 0, out, in));
+        m.put(base + ".bias", Reference.gaussian(rnd, 0.1, 0, out));
     }
 
     static void ln(Map<String, Tensor> m, Random rnd, String base) {
-        m.put(base + ".weight", gaussian(rnd, 0.1, 1, HIDDEN));
-        m.put(base + ".bias", gaussian(rnd, 0.1, 0, HIDDEN));
+        m.put(base + ".weight", Reference.gaussian(rnd, 0.1, 1, HIDDEN));
+        m.put(base + ".bias", Reference.gaussian(rnd, 0.1, 0, HIDDEN));
     }
 
     static Map<String, Tensor> randomModel(Variant v, long seed) {
         Random rnd = new Random(seed);
         Map<String, Tensor> m = new HashMap<>();
-        m.put("embeddings.word_embeddings.weight", gaussian(rnd, 1, 0, VOCAB, HIDDEN));
-        m.put("embeddings.position_embeddings.weight", gaussian(rnd, 0.5, 0, MAXPOS, HIDDEN));
-        m.put("embeddings.token_type_embeddings.weight", gaussian(rnd, 0.5, 0, 2, HIDDEN));
+        m.put("embeddings.word_embeddings.weight", Reference.gaussian(rnd, 1, 0, VOCAB, HIDDEN));
+        m.put("embeddings.position_embeddings.weight", Reference.gaussian(rnd, 0.5, 0, MAXPOS, HIDDEN));
+        m.put("embeddings.token_type_embeddings.weight", Reference.gaussian(rnd, 0.5, 0, 2, HIDDEN));
         ln(m, rnd, "embeddings.LayerNorm");
         for (int i = 0; i < LAYERS; i++) {
             String p = "encoder.layer." + i + ".";
@@ -85,11 +80,11 @@ class PreNormReferenceTest {
                 ln(m, rnd, p + "FFN.LayerNorm");
                 if (v == Variant.PRE_LOOKUP_BH4)
                     m.put(p + "FFN.hash.projection.weight",
-                            gaussian(rnd, 1 / Math.sqrt((double) block * HIDDEN), 0, 1, 4, HIDDEN / block, block, block));
-                else m.put(p + "FFN.hash.projection.weight", gaussian(rnd, 1 / Math.sqrt(HIDDEN), 0, bits, HIDDEN));
-                m.put(p + "FFN.hash.projection.bias", gaussian(rnd, 0.1, 0, bits));
-                m.put(p + "FFN.tables", gaussian(rnd, 0.3, 0, tables, 1 << tau, HIDDEN));
-                m.put(p + "FFN.bias", gaussian(rnd, 0.1, 0, HIDDEN));
+                            Reference.gaussian(rnd, 1 / Math.sqrt((double) block * HIDDEN), 0, 1, 4, HIDDEN / block, block, block));
+                else m.put(p + "FFN.hash.projection.weight", Reference.gaussian(rnd, 1 / Math.sqrt(HIDDEN), 0, bits, HIDDEN));
+                m.put(p + "FFN.hash.projection.bias", Reference.gaussian(rnd, 0.1, 0, bits));
+                m.put(p + "FFN.tables", Reference.gaussian(rnd, 0.3, 0, tables, 1 << tau, HIDDEN));
+                m.put(p + "FFN.bias", Reference.gaussian(rnd, 0.1, 0, HIDDEN));
             }
         }
         if (v != Variant.POST_BERT) ln(m, rnd, "encoder.LayerNorm");
@@ -166,8 +161,8 @@ class PreNormReferenceTest {
         Random rnd = new Random(6);
         linear(m, rnd, "lm_head.dense", HIDDEN, HIDDEN);
         ln(m, rnd, "lm_head.layer_norm");
-        m.put("lm_head.decoder.weight", gaussian(rnd, 1 / Math.sqrt(HIDDEN), 0, VOCAB, HIDDEN));
-        m.put("lm_head.bias", gaussian(rnd, 0.1, 0, VOCAB));
+        m.put("lm_head.decoder.weight", Reference.gaussian(rnd, 1 / Math.sqrt(HIDDEN), 0, VOCAB, HIDDEN));
+        m.put("lm_head.bias", Reference.gaussian(rnd, 0.1, 0, VOCAB));
         EncoderConfig cfg = config(Variant.PRE_LOOKUP_BH4);
         Batch batch = batch(new Random(7));
         try (TransformerEncoder enc = TransformerEncoder.create(cfg, Weights.of("lm head", m, java.util.Set.of()));

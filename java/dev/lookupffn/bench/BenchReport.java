@@ -25,8 +25,8 @@ public final class BenchReport {
         var c = r.config();
         out.printf("LookupFFN vs dense FFN: %d tokens, d %d, FFN %d, %d tables x %d rows (tau %d), BH4 block %d, %d thread(s)%n",
                 c.tokens(), c.dim(), c.ffn(), c.tables(), 1L << c.tau(), c.tau(), c.block(), c.threads());
-        out.printf("%s | %s | oneDNN %s | %s%n", r.machine().get("cpu"), r.machine().get("isa"), r.machine().get("onednn"),
-                r.machine().get("jdk"));
+        out.printf("%s | %s | oneDNN %s (OMP_WAIT_POLICY %s) | %s%n", r.machine().get("cpu"), r.machine().get("isa"),
+                r.machine().get("onednn"), r.machine().get("omp_wait_policy"), r.machine().get("jdk"));
         out.printf("median of %d interleaved repetitions after %d warm-up%n%n", c.repetitions(), c.warmup());
         out.printf("%-18s %-5s %10s %10s %10s %12s %9s %12s%n", "name", "dtype", "median s", "min s", "max s", "tokens/s",
                 "GFLOP/s", "vs oneDNN");

@@ -259,6 +259,8 @@ public final class FfnBenchmark {
         m.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
         m.put("lookupffn", Kernels.version());
         m.put("onednn", OneDnn.available() ? OneDnn.get().version() : "unavailable");
+        String wait = System.getenv("OMP_WAIT_POLICY");
+        m.put("omp_wait_policy", wait == null || wait.isBlank() ? "unset (OpenMP threads spin after each region)" : wait);
         return m;
     }
 

@@ -65,6 +65,7 @@ public final class BenchReport {
             var chart = new org.knowm.xchart.XYChartBuilder().width(480).height(360).title("tokens/s vs " + sweep)
                     .xAxisTitle(sweep).yAxisTitle("tokens / s").build();
             if (!sweep.equals("threads")) chart.getStyler().setXAxisLogarithmic(true);
+            chart.getStyler().setDecimalPattern("#,###");
             chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
             for (String name : points.stream().filter(p -> p.sweep().equals(sweep)).map(ScalingSweep.Point::name).distinct().toList()) {
                 var pts = points.stream().filter(p -> p.sweep().equals(sweep) && p.name().equals(name)).toList();
@@ -154,6 +155,7 @@ public final class BenchReport {
         chart.getStyler().setChartTitleBoxVisible(false);
         chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
         chart.getStyler().setLabelsFontColorAutomaticEnabled(true);
+        chart.getStyler().setDecimalPattern("#,###"); // bar labels and axis: 330,563 rather than 3.3056E5
         List<String> names = r.rows().stream().map(row -> Double.isNaN(row.speedupVsOnednn()) ? row.name()
                 : String.format("%s (%.2fx)", row.name(), row.speedupVsOnednn())).toList();
         List<Double> values = r.rows().stream().map(FfnBenchmark.Row::tokensPerS).toList();

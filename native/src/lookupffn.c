@@ -23,7 +23,10 @@ _Static_assert(LFFN_PACK_C_F32 <= 64 && LFFN_PACK_C_BF16 <= 64, "obuf holds 64 c
 #define FOLD_MAX_B 128
 
 /* Build with -DLFFN_FUSED_PROFILE to accumulate per-stage TSC ticks (LayerNorm, BH4, hash, gather) into
- * lffn_fused_profile (summed over threads, racy: for single-run diagnostics only). */
+ * lffn_fused_profile (summed over threads, racy: for single-run diagnostics only). Adding
+ * -DLFFN_DIAG_CODE_MASK=m ANDs every code with m before the gather (wrong results, diagnostics only): m = 0
+ * sends every lookup to row 0 of its table, so the gather's table reads are L1 hits and what remains is the
+ * loop's own cost (docs/PERFORMANCE.md, "Where the gather's time goes"). */
 #ifdef LFFN_FUSED_PROFILE
 #include <x86intrin.h>
 LFFN_API double lffn_fused_profile[4];
@@ -136,6 +139,9 @@ lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padd
             }
         }
         PROF_T(g0);
+#ifdef LFFN_DIAG_CODE_MASK
+        for (int64_t i = 0; i < tables * L.bt; i++) code[i] &= LFFN_DIAG_CODE_MASK; /* both code layouts */
+#endif
         if (wide)
             lffn_gather_packed_dispatch(bf16 != 0, nb, tables, tau, out_dim, code, 1, L.bt, score, 1, L.bt,
                                         packed_tables, bias, out + b0 * ldout, ldout, obuf);

@@ -78,9 +78,37 @@ public final class LookupFfn implements AutoCloseable {
     private final ThreadLocal<Scratch> scratch;
     private final WorkerPool.SegmentRangeBody rowsBody = (worker, start, end, x, out) -> forwardRows(x, out, start, end);
 
-    /** Per-thread scratch: the fused kernel's workspace (BH4), or the dense path's tile intermediates. */
+    /**
+     * Per-thread scratch: the fused kernel's workspace (BH4), or the dense path's tile intermediates; and the
+     * views of the rows this thread handed to its last fused call, reused while calls pass the same tensors and
+     * row ranges (a serving loop with fixed buffers), so that a warm BH4 forward allocates nothing.
+     */
     private record Scratch(MemorySegment ln, MemorySegment z, MemorySegment code, MemorySegment score,
-                           MemorySegment workspace) {}
+                           MemorySegment workspace, RowsView xRows, RowsView outRows) {
+        Scratch(MemorySegment ln, MemorySegment z, MemorySegment code, MemorySegment score, MemorySegment workspace) {
+            this(ln, z, code, score, workspace, new RowsView(), new RowsView());
+        }
+    }
+
+    /**
+     * The slice of the last (segment, offset, size) asked for, kept until another is asked for. It holds one
+     * reference to the caller's segment per thread and layer, which keeps an automatic arena's memory alive
+     * until the next call on that thread: a bounded retention, the price of allocation-free calls.
+     */
+    private static final class RowsView {
+        private MemorySegment base, view;
+        private long offset, size;
+
+        MemorySegment of(MemorySegment base, long offset, long size) {
+            if (base != this.base || offset != this.offset || size != this.size) {
+                view = base.asSlice(offset, size);
+                this.base = base;
+                this.offset = offset;
+                this.size = size;
+            }
+            return view;
+        }
+    }
 
     private LookupFfn(Config config, Arena arena, MemorySegment lnWeight, MemorySegment lnBias,
                       MemorySegment projection, MemorySegment projectionBias, MemorySegment tables, MemorySegment bias) {
@@ -243,9 +271,9 @@ public final class LookupFfn implements AutoCloseable {
         if (c.projection() == Projection.BH4) {
             // one fused call: LayerNorm → BH4 → hash → gather, tiled inside the kernel
             long n = end - start;
-            Kernels.lookupffnForward(n, d, c.paddedDim(), c.block(), c.repeats(), h, c.tau(), o, x.asSlice(start * d * 4, n * d * 4),
-                    d, lnWeight, lnBias, c.eps(), projection, projectionBias, tables, bf16, bias, s.workspace(),
-                    out.asSlice(start * o * 4, n * o * 4), o);
+            Kernels.lookupffnForward(n, d, c.paddedDim(), c.block(), c.repeats(), h, c.tau(), o,
+                    s.xRows().of(x, start * d * 4, n * d * 4), d, lnWeight, lnBias, c.eps(), projection, projectionBias,
+                    tables, bf16, bias, s.workspace(), s.outRows().of(out, start * o * 4, n * o * 4), o);
             return;
         }
         for (long g = start; g < end; g += GATHER_ROWS) {

@@ -199,7 +199,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 4; i++) lffn_fused_profile[i] = 0;
 #endif
         for (int th = 1; th <= 2; th++) sec[kernel][th - 1] = median_time(th, reps);
-        printf("%-18s %8s %11.4f %9.1f %9.1f %11.4f %9.1f %9.1f\n", names[kernel], "", sec[kernel][0],
+        printf("%-18s %8s %11.6f %9.1f %9.1f %11.6f %9.1f %9.1f\n", names[kernel], "", sec[kernel][0],
                flops[kernel] / sec[kernel][0] * 1e-9, bytes[kernel] / sec[kernel][0] * 1e-9, sec[kernel][1],
                flops[kernel] / sec[kernel][1] * 1e-9, bytes[kernel] / sec[kernel][1] * 1e-9);
 #ifdef LFFN_FUSED_PROFILE

@@ -31,8 +31,8 @@ public final class BenchReport {
         out.printf("%-18s %-5s %10s %10s %10s %12s %9s %12s%n", "name", "dtype", "median s", "min s", "max s", "tokens/s",
                 "GFLOP/s", "vs oneDNN");
         for (var row : r.rows())
-            out.printf("%-18s %-5s %10.4f %10.4f %10.4f %12.0f %9.1f %12s%n", row.name(), row.dtype(), row.medianS(),
-                    row.minS(), row.maxS(), row.tokensPerS(), row.gflopPerS(),
+            out.printf("%-18s %-5s %10s %10s %10s %12.0f %9.1f %12s%n", row.name(), row.dtype(), seconds(row.medianS()),
+                    seconds(row.minS()), seconds(row.maxS()), row.tokensPerS(), row.gflopPerS(),
                     Double.isNaN(row.speedupVsOnednn()) ? "-" : String.format("%.2fx", row.speedupVsOnednn()));
         var f32 = r.row("lookupffn");
         var bf16 = r.row("lookupffn-bf16");
@@ -46,7 +46,7 @@ public final class BenchReport {
         out.printf("%nscaling (median of short interleaved runs):%n%-8s %8s %-14s %10s %12s%n", "sweep", "value", "name",
                 "median s", "tokens/s");
         for (var p : points)
-            out.printf("%-8s %8d %-14s %10.4f %12.0f%n", p.sweep(), p.value(), p.name(), p.medianS(), p.tokensPerS());
+            out.printf("%-8s %8d %-14s %10s %12.0f%n", p.sweep(), p.value(), p.name(), seconds(p.medianS()), p.tokensPerS());
         out.flush();
     }
 
@@ -90,7 +90,7 @@ public final class BenchReport {
                 c.get("dram_read_gb_per_s"));
         out.printf("%-18s %10s %9s %8s %9s %8s %8s%n", "kernel", "median s", "GFLOP/s", "of GEMM", "GB/s", "of L2", "of DRAM");
         for (var kn : k.kernels())
-            out.printf("%-18s %10.4f %9.1f %7.0f%% %9.1f %7.0f%% %7.0f%%%n", kn.name(), kn.seconds(), kn.gflopPerS(),
+            out.printf("%-18s %10s %9.1f %7.0f%% %9.1f %7.0f%% %7.0f%%%n", kn.name(), seconds(kn.seconds()), kn.gflopPerS(),
                     100 * kn.gflopPerS() / c.get("gemm_gflop_per_s"), kn.gbPerS(), 100 * kn.gbPerS() / c.get("l2_read_gb_per_s"),
                     100 * kn.gbPerS() / c.get("dram_read_gb_per_s"));
         out.flush();
@@ -173,5 +173,10 @@ public final class BenchReport {
         Path dir = path.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         return Files.createTempFile(dir, "." + path.getFileName() + ".", suffix);
+    }
+
+    /** Seconds with four decimals, or microsecond resolution below 10 ms (small batches). */
+    static String seconds(double s) {
+        return String.format(s >= 0.01 || Double.isNaN(s) ? "%.4f" : "%.6f", s);
     }
 }

@@ -11,10 +11,6 @@
  * Measured on Zen 5 (fused layer, 16384 rows): C 32 vs 64, NR 4 vs 6, group budget 256 KiB..768 KiB, big
  * tiles 2048..8192 rows, prefetch distance 1..4 tiles: all within noise of each other, except smaller groups,
  * fewer prefetched lines and no prefetch (all slower). Row-major codes (public entry) use NR 4, no prefetch.
- * Table-major calls of at least 4 * 2^tau rows also bring the next (chunk, group) slice towards L2 with
- * prefetcht1, a few lines per micro-tile, spread over the pass: fused layer 0.093-0.096 -> 0.091-0.093 s
- * (32768 rows), 7.2 -> 6.6 ms (2048 rows). With fewer rows most of that slice would go unused, and prefetching
- * all of it made a 128-row call 2.7x slower: hence the row threshold.
  *
  * bf16: a 64-byte load holds 32 columns permuted at pack time (value 2i = column i, 2i+1 = column 16+i), so
  * a 16-bit left shift of each 32-bit lane gives columns 0..15 and masking the low half gives 16..31, in
@@ -56,12 +52,6 @@ _Static_assert(CF % 16 == 0 && CB % 32 == 0, "packed chunk widths");
 #endif
 #ifndef PG_PREFETCH
 #define PG_PREFETCH 1
-#endif
-#ifndef PG_NEXT_SLICE
-#define PG_NEXT_SLICE 1 /* prefetch the next slice (prefetcht1) during each pass, table-major calls */
-#endif
-#ifndef PG_NEXT_SPEED
-#define PG_NEXT_SPEED 1 /* ... spread over 1/PG_NEXT_SPEED of the pass */
 #endif
 
 static int64_t group_tables(int64_t tables, int64_t tau, int64_t row_bytes) {
@@ -148,9 +138,6 @@ DEFINE_TILE(bf16_tile_1, 1, NVB, uint16_t, BF16_BODY)
         for (; r + NR <= rows; r += NR) {                                                                    \
             const int32_t *cr = code + r * code_rs + g0 * code_ks;                                           \
             const float *sr = score + r * score_rs + g0 * score_ks;                                          \
-            if (TM && next_slice)                                                                            \
-                for (int64_t l = 0; l < next_per_tile && next_line < next_lines; l++, next_line++)           \
-                    _mm_prefetch(next_slice + next_line * 64, _MM_HINT_T1);                                  \
             if (PG_PREFETCH && TM && r + (PG_PF_DIST + 1) * NR <= rows)                                      \
                 TILE_N(TM, masked, first, 1, nc, tau, cr, sr, cst, sst, slice, g, bb, ib + r * ldib, ldib,   \
                        ob + r * ldob, ldob);                                                                 \
@@ -182,21 +169,6 @@ DEFINE_TILE(bf16_tile_1, 1, NVB, uint16_t, BF16_BODY)
             const ELEM *slice = chunk + (g0 << tau) * C;                                                     \
             const float *bb = bias ? bias + c0 : NULL;                                                       \
             const int last = g0 + g >= tables;                                                               \
-            /* the next (chunk, group) slice, brought towards L2 a few lines per micro-tile while this one \
-             * is summed (table-major calls: the fused layer) */                                              \
-            const char *next_slice = NULL;                                                                   \
-            int64_t next_lines = 0, next_line = 0, next_per_tile = 0;                                        \
-            if (PG_NEXT_SLICE && tm && rows >= (4 << tau)) { /* only when nearly every slice row is used */  \
-                if (g0 + G < tables) {                                                                       \
-                    next_slice = (const char *)(chunk + ((g0 + G) << tau) * C);                              \
-                    next_lines = ((tables - g0 - G < G ? tables - g0 - G : G) << tau) * C * (int64_t)sizeof(ELEM) / 64; \
-                } else if (c0 + C < out_dim) {                                                               \
-                    next_slice = (const char *)(chunk + trows * C);                                          \
-                    next_lines = (G << tau) * C * (int64_t)sizeof(ELEM) / 64;                                \
-                }                                                                                            \
-                const int64_t tiles = rows / NR_TM > 0 ? rows / NR_TM : 1;                                   \
-                next_per_tile = PG_NEXT_SPEED * ((next_lines + tiles - 1) / tiles);                          \
-            }                                                                                                \
             const float *ibuf = obuf ? obuf : out + c0;                                                      \
             const int64_t ldibuf = obuf ? C : ldout;                                                         \
             float *obf = obuf && !last ? obuf : out + c0;                                                    \

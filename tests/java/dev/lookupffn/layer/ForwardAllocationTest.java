@@ -14,8 +14,9 @@ import org.junit.jupiter.api.Test;
 /**
  * What a warm forward call allocates on the Java heap, counted over every thread (caller and pool workers).
  * BH4 layers (one fused downcall per thread): nothing, once each thread has made the row views of these
- * tensors (kept per thread until other tensors or rows come). Dense-projection layers (a few downcalls per 64-row tile): slice views the
- * JIT usually eliminates, at worst a few per tile. Counting bytes is deterministic, unlike timing.
+ * tensors (kept per thread until other tensors or rows come). Dense-projection layers (a few downcalls per
+ * 64-row tile): slice views the JIT usually eliminates, at worst a few per tile. Counting bytes is
+ * deterministic, unlike timing.
  */
 class ForwardAllocationTest {
     /** Ids of every live thread (the caller and the pool's workers among them). */

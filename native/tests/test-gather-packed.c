@@ -84,6 +84,7 @@ int main(void) {
     check_shape(50, 37, 10, 70, 0, seed++); /* several partial table groups */
     check_shape(5, 3, 12, 70, 0, seed++);
     check_shape(4, 2, 16, 8, 1, seed++);
+    check_shape(2 * 1024 + 77, 9, 6, 70, 1, seed++); /* the public entry's row blocks (1024 rows), a short last one */
 
     /* pack: zero padding of the tail chunk, bf16 rounding */
     {

@@ -140,7 +140,7 @@ public final class TransformerEncoder implements AutoCloseable {
 
     /** As {@link #create(EncoderConfig, Weights)}, with LookupFFN table storage and caller-supplied FFN blocks. */
     public static TransformerEncoder create(EncoderConfig config, Weights w, Options options) {
-        return new TransformerEncoder(config, w, options);
+        return new TransformerEncoder(config, w, java.util.Objects.requireNonNull(options, "options"));
     }
 
     private TransformerEncoder(EncoderConfig cfg, Weights w, Options options) {

@@ -143,6 +143,31 @@ class EncoderHooksTest {
     }
 
     @Test
+    void profiledAndPlainCallsFromManyThreadsAtOnceComputeTheSingleThreadedOutput() throws Exception {
+        Map<String, Tensor> m = model(EncoderConfig.Norm.PRE, 14);
+        Batch batch = batch();
+        try (WorkerPool pool = WorkerPool.create(2);
+             TransformerEncoder enc = TransformerEncoder.create(config(EncoderConfig.Norm.PRE), Weights.of("pre", m, Set.of()))) {
+            float[] want = run(enc, batch, pool, null);
+            // virtual threads sharing one encoder and one pool (a busy pool runs a caller's job on the caller)
+            List<java.util.concurrent.Future<float[]>> results = new java.util.ArrayList<>();
+            try (var exec = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                for (int i = 0; i < 16; i++) {
+                    boolean profiled = i % 2 == 0;
+                    results.add(exec.submit(() -> {
+                        float[] last = null;
+                        for (int k = 0; k < 20; k++) last = run(enc, batch, pool, profiled ? (s, ns) -> {} : null);
+                        return last;
+                    }));
+                }
+                for (var r : results) assertArrayEquals(want, r.get());
+            }
+        } finally {
+            m.values().forEach(Tensor::close);
+        }
+    }
+
+    @Test
     void refusesExternalFfnsForPostNormAndBadTableTypes() {
         Map<String, Tensor> m = model(EncoderConfig.Norm.POST, 13);
         try {
@@ -151,6 +176,8 @@ class EncoderHooksTest {
                     () -> TransformerEncoder.create(config(EncoderConfig.Norm.POST), Weights.of("bert", m, Set.of()), options));
             assertTrue(e.getMessage().contains("pre-norm"), e.getMessage());
             assertThrows(ShapeException.class, () -> TransformerEncoder.Options.DEFAULT.withLookupTableDType(DType.F16));
+            assertThrows(NullPointerException.class, () -> TransformerEncoder.create(config(EncoderConfig.Norm.POST),
+                    Weights.of("bert", m, Set.of()), null));
         } finally {
             m.values().forEach(Tensor::close);
         }

@@ -52,6 +52,14 @@ final class EncoderBenchOptions {
                 throw new ParameterException(cmd.spec.commandLine(), o + " applies to the encoder benchmark only: add --encoder");
     }
 
+    /** --only takes the rows' names or bench's short ones: lookupffn means encoder-lookupffn. */
+    private static java.util.Set<String> encoderNames(java.util.Set<String> only) {
+        java.util.Set<String> names = new java.util.LinkedHashSet<>();
+        for (String n : only)
+            names.add(EncoderBenchmark.Config.NAMES.contains("encoder-" + n) ? "encoder-" + n : n);
+        return names;
+    }
+
     /** Runs the encoder benchmark with bench's shared options; returns the exit code. */
     int run(BenchCommand cmd) throws Exception {
         var line = cmd.spec.commandLine();
@@ -74,7 +82,7 @@ final class EncoderBenchOptions {
                     parsed.hasMatchedOption("--tables") ? cmd.tables : d.tables(),
                     Long.numberOfTrailingZeros(cmd.tableRows), parsed.hasMatchedOption("--block") ? cmd.block : d.block(),
                     cmd.threads == null ? WorkerPool.defaultThreads() : cmd.threads, repetitions, warmup,
-                    cmd.dtype.toLowerCase(java.util.Locale.ROOT), cmd.seed, cmd.only);
+                    cmd.dtype.toLowerCase(java.util.Locale.ROOT), cmd.seed, encoderNames(cmd.only));
         } catch (RuntimeException e) {
             throw new ParameterException(line, e.getMessage());
         }

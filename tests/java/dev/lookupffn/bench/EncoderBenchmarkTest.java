@@ -149,6 +149,17 @@ class EncoderBenchmarkTest {
     }
 
     @Test
+    void onlyTakesShortNamesToo() throws Exception {
+        Path json = dir.resolve("short.json");
+        Run r = run(concat(concat(new String[] {"bench", "--encoder"}, TINY), "--repetitions", "1", "--warmup", "0",
+                "--only", "lookupffn,encoder-dense-own", "--no-progress", "--json", json.toString()));
+        assertEquals(0, r.code(), r.err());
+        List<String> names = new ArrayList<>();
+        new ObjectMapper().readTree(json.toFile()).get("rows").forEach(row -> names.add(row.get("name").asText()));
+        assertEquals(List.of("encoder-dense-own", "encoder-lookupffn"), names);
+    }
+
+    @Test
     void encoderOptionsWithoutEncoderExit2() {
         for (String o : List.of("--batch", "--seq-len", "--layers", "--hidden", "--heads")) {
             Run r = run("bench", "--no-progress", o, "8");

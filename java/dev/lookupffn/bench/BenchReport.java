@@ -169,6 +169,113 @@ public final class BenchReport {
         }
     }
 
+    // ------------------------------------------------------------------------------------------------ encoder
+
+    private static final List<String> STAGE_LABELS = List.of("embeddings", "qkv", "attention", "attention_output", "ffn",
+            "final_norm");
+
+    private static String stageLabel(dev.lookupffn.model.TransformerEncoder.Stage s) {
+        return STAGE_LABELS.get(s.ordinal());
+    }
+
+    /** The encoder table: throughput and speedup, then where a profiled call's time goes, stage by stage. */
+    public static void printEncoderTable(EncoderBenchmark.Result r, PrintWriter out) {
+        var c = r.config();
+        out.printf("Pre-norm encoder: %d x %d tokens (%d), hidden %d, %d heads x %d, %d layers; dense FFN %d; "
+                        + "LookupFFN %d tables x %d rows (tau %d), BH4 block %d; %d thread(s)%n", c.batch(), c.seqLen(),
+                c.tokens(), c.hidden(), c.heads(), c.headSize(), c.layers(), c.ffn(), c.tables(), 1L << c.tau(), c.tau(),
+                c.block(), c.threads());
+        out.printf("%s | %s | oneDNN %s (OMP_WAIT_POLICY %s) | %s%n", r.machine().get("cpu"), r.machine().get("isa"),
+                r.machine().get("onednn"), r.machine().get("omp_wait_policy"), r.machine().get("jdk"));
+        out.printf("median of %d interleaved repetitions after %d warm-up; speedup vs %s%n%n", c.repetitions(), c.warmup(),
+                r.denseReference() == null ? "(no dense row)" : r.denseReference());
+        out.printf("%-24s %-5s %10s %10s %10s %12s %10s %10s%n", "name", "dtype", "median s", "min s", "max s", "tokens/s",
+                "vs dense", "FFN share");
+        for (var row : r.rows())
+            out.printf("%-24s %-5s %10s %10s %10s %12.0f %10s %9.1f%%%n", row.name(), row.dtype(), seconds(row.medianS()),
+                    seconds(row.minS()), seconds(row.maxS()), row.tokensPerS(),
+                    Double.isNaN(row.speedupVsDense()) ? "-" : String.format("%.2fx", row.speedupVsDense()), 100 * row.ffnShare());
+        out.printf("%nwhere a profiled call's time goes (median s per call, all layers; each stage a job of its own):%n%-24s",
+                "name");
+        for (String l : STAGE_LABELS) out.printf(" %16s", l);
+        out.printf(" %14s%n", "profiled call");
+        for (var row : r.rows()) {
+            out.printf("%-24s", row.name());
+            for (var s : dev.lookupffn.model.TransformerEncoder.Stage.values()) out.printf(" %16s", seconds(row.stageSeconds().get(s)));
+            out.printf(" %14s%n", seconds(row.profiledS()));
+        }
+        for (String w : r.warnings()) out.println("warning: " + w);
+        out.flush();
+    }
+
+    public static ObjectNode toJson(EncoderBenchmark.Result r) {
+        ObjectNode root = JSON.createObjectNode();
+        var c = r.config();
+        root.put("benchmark", "encoder");
+        ObjectNode config = root.putObject("config");
+        config.put("batch", c.batch()).put("seq_len", c.seqLen()).put("tokens", c.tokens()).put("layers", c.layers())
+                .put("hidden", c.hidden()).put("heads", c.heads()).put("head_size", c.headSize()).put("ffn_dim", c.ffn())
+                .put("tables", c.tables()).put("table_rows", 1L << c.tau()).put("tau", c.tau()).put("bh4_block", c.block())
+                .put("threads", c.threads()).put("repetitions", c.repetitions()).put("warmup", c.warmup())
+                .put("dtypes", c.dtypes()).put("seed", c.seed());
+        ObjectNode machine = root.putObject("machine");
+        r.machine().forEach((k, v) -> machine.put(k, String.valueOf(v)));
+        if (r.denseReference() == null) root.putNull("dense_reference");
+        else root.put("dense_reference", r.denseReference());
+        ArrayNode rows = root.putArray("rows");
+        for (var row : r.rows()) {
+            ObjectNode o = rows.addObject();
+            o.put("name", row.name()).put("dtype", row.dtype()).put("median_s", row.medianS()).put("min_s", row.minS())
+                    .put("max_s", row.maxS()).put("tokens_per_s", row.tokensPerS());
+            if (Double.isNaN(row.speedupVsDense())) o.putNull("speedup_vs_dense");
+            else o.put("speedup_vs_dense", row.speedupVsDense());
+            o.put("ffn_share", row.ffnShare()).put("profiled_median_s", row.profiledS());
+            ObjectNode stages = o.putObject("stages_s");
+            row.stageSeconds().forEach((s, v) -> stages.put(stageLabel(s), v));
+            ArrayNode t = o.putArray("seconds");
+            for (double v : row.seconds()) t.add(v);
+        }
+        ArrayNode warnings = root.putArray("warnings");
+        r.warnings().forEach(warnings::add);
+        return root;
+    }
+
+    /** Two panels: tokens/s per encoder (speedup vs the faster dense encoder in the label), and its time by stage. */
+    public static void writeChart(EncoderBenchmark.Result r, Path path) throws IOException {
+        System.setProperty("java.awt.headless", "true");
+        var c = r.config();
+        // the "encoder-" prefix is in the title: labels stay short enough not to overlap
+        List<String> shortNames = r.rows().stream().map(row -> row.name().replaceFirst("^encoder-", "")).toList();
+        List<String> names = new java.util.ArrayList<>();
+        for (int i = 0; i < shortNames.size(); i++) {
+            double speedup = r.rows().get(i).speedupVsDense();
+            names.add(Double.isNaN(speedup) ? shortNames.get(i) : String.format("%s (%.2fx)", shortNames.get(i), speedup));
+        }
+        CategoryChart throughput = new CategoryChartBuilder().width(760).height(520)
+                .title(String.format("Encoder: %d x %d tokens, %d layers, %d threads", c.batch(), c.seqLen(), c.layers(), c.threads()))
+                .xAxisTitle("encoder").yAxisTitle("tokens / s (median)").build();
+        throughput.getStyler().setLegendVisible(false);
+        throughput.getStyler().setLabelsVisible(true);
+        throughput.getStyler().setChartTitleBoxVisible(false);
+        throughput.getStyler().setDecimalPattern("#,###");
+        throughput.addSeries("tokens/s", names, r.rows().stream().map(EncoderBenchmark.Row::tokensPerS).toList());
+        CategoryChart stages = new CategoryChartBuilder().width(760).height(520).title("where the time goes (profiled call)")
+                .xAxisTitle("encoder").yAxisTitle("ms per call").build();
+        stages.getStyler().setStacked(true);
+        stages.getStyler().setChartTitleBoxVisible(false);
+        stages.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+        stages.getStyler().setDecimalPattern("#,###.#");
+        for (var s : dev.lookupffn.model.TransformerEncoder.Stage.values())
+            stages.addSeries(stageLabel(s), shortNames, r.rows().stream().map(row -> 1e3 * row.stageSeconds().get(s)).toList());
+        Path tmp = tempBeside(path, ".png");
+        try {
+            BitmapEncoder.saveBitmap(List.of(throughput, stages), 1, 2, tmp.toString(), BitmapEncoder.BitmapFormat.PNG);
+            Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
     static Path tempBeside(Path path, String suffix) throws IOException {
         Path dir = path.toAbsolutePath().getParent();
         Files.createDirectories(dir);

@@ -14,6 +14,7 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -86,8 +87,14 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "Show stack traces on errors.")
     boolean verbose;
 
+    /** bench --encoder and its options (the whole encoder rather than one FFN layer). */
+    @Mixin
+    EncoderBenchOptions encoderBench;
+
     @Override
     public Integer call() throws Exception {
+        if (encoderBench.encoder) return encoderBench.run(this);
+        EncoderBenchOptions.rejectWithoutEncoder(this);
         if (Long.bitCount(tableRows) != 1 || tableRows < 2)
             throw new ParameterException(spec.commandLine(), "--table-rows must be a power of two >= 2, got " + tableRows);
         if (threads != null && threads < 1) throw new ParameterException(spec.commandLine(), "--threads must be >= 1");

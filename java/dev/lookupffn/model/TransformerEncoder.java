@@ -11,6 +11,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import java.util.function.IntFunction;
 
 /**
  * A transformer encoder over token ids: embeddings, {@code layers} attention + feed-forward blocks, and the
@@ -28,14 +29,75 @@ import java.util.Arrays;
  * <p>Java owns the graph, the weights (copied at construction into 64-byte aligned memory this object owns,
  * linear weights packed once for the GEMM, Q/K/V fused into one GEMM) and the threads: row-wise steps split rows
  * over the {@link WorkerPool}, attention splits (sequence, head) pairs. Activations live in per-calling-thread
- * buffers reused across calls. Thread safety: {@link #forward} may be called from several threads at once;
+ * buffers reused across calls. Thread safety: {@link #forward} may be called from several threads at once
+ * (with caller-supplied FFN blocks, {@link Options#externalFfn()}, only if those blocks allow it);
  * {@link #close()} must not race with it.
  */
 public final class TransformerEncoder implements AutoCloseable {
     /** The feed-forward block of a layer. */
     public enum FfnKind {
         LOOKUP,
-        DENSE
+        DENSE,
+        /** A block the caller supplied ({@link Options#externalFfn()}), e.g. a oneDNN dense FFN for benchmarks. */
+        EXTERNAL
+    }
+
+    /**
+     * A pre-norm feed-forward block run over the whole batch at once: {@code out = FFN(x)} for x and out
+     * [rows, hidden], without the residual (the encoder adds it). The encoder borrows it: the caller closes it
+     * after the encoder, and the encoder is only as thread-safe as the block.
+     */
+    @FunctionalInterface
+    public interface BatchFfn {
+        void forward(Tensor x, Tensor out, WorkerPool pool);
+    }
+
+    /** The stages of a forward call, as {@link StageTimer} reports them. */
+    public enum Stage {
+        /** checks, mask, embedding sums and their LayerNorm */
+        EMBEDDINGS,
+        /** (pre-norm: LayerNorm, then) the fused Q/K/V projection */
+        QKV,
+        /** softmax(q·kᵀ·scale + mask)·v of every (sequence, head) */
+        ATTENTION,
+        /** the attention output projection and its residual (post-norm: and LayerNorm) */
+        ATTENTION_OUTPUT,
+        /** the feed-forward block and its residual (post-norm: and LayerNorm) */
+        FFN,
+        /** pre-norm: the final encoder.LayerNorm */
+        FINAL_NORM
+    }
+
+    /**
+     * Receives the wall-clock nanoseconds of each stage of a profiled forward call, on the calling thread, once per
+     * stage and layer. A profiled call runs every stage as its own job over the whole batch (an unprofiled one
+     * runs a layer's attention output and FFN as one job), so its total is a little above an unprofiled call's.
+     */
+    @FunctionalInterface
+    public interface StageTimer {
+        void add(Stage stage, long nanos);
+    }
+
+    /**
+     * Loading options. {@code lookupTableDType}: how LookupFFN layers store their tables (F32, or BF16 for half
+     * the bytes). {@code externalFfn}: for layer i, a block that replaces the layer's pre-norm FFN (its FFN.*
+     * weights are then not read), or null to keep the layer's own; null for none.
+     */
+    public record Options(DType lookupTableDType, IntFunction<BatchFfn> externalFfn) {
+        public static final Options DEFAULT = new Options(DType.F32, null);
+
+        public Options {
+            if (lookupTableDType != DType.F32 && lookupTableDType != DType.BF16)
+                throw new ShapeException("LookupFFN tables can be stored as F32 or BF16, not " + lookupTableDType);
+        }
+
+        public Options withLookupTableDType(DType d) {
+            return new Options(d, externalFfn);
+        }
+
+        public Options withExternalFfn(IntFunction<BatchFfn> ffn) {
+            return new Options(lookupTableDType, ffn);
+        }
     }
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
@@ -62,7 +124,7 @@ public final class TransformerEncoder implements AutoCloseable {
     private record Layer(MemorySegment attnLnW, MemorySegment attnLnB, Linear qkv, Linear attnOut,
                          MemorySegment attnOutLnW, MemorySegment attnOutLnB, FfnKind ffn, LookupFfn lookup,
                          MemorySegment ffnLnW, MemorySegment ffnLnB, Linear fc1, Linear fc2, MemorySegment outLnW,
-                         MemorySegment outLnB) {}
+                         MemorySegment outLnB, BatchFfn external) {}
 
     private record LmHead(Linear dense, MemorySegment lnW, MemorySegment lnB, Linear decoder) {}
 
@@ -73,10 +135,15 @@ public final class TransformerEncoder implements AutoCloseable {
      * position table's row count overrides {@code config.maxPositions()}.
      */
     public static TransformerEncoder create(EncoderConfig config, Weights w) {
-        return new TransformerEncoder(config, w);
+        return new TransformerEncoder(config, w, Options.DEFAULT);
     }
 
-    private TransformerEncoder(EncoderConfig cfg, Weights w) {
+    /** As {@link #create(EncoderConfig, Weights)}, with LookupFFN table storage and caller-supplied FFN blocks. */
+    public static TransformerEncoder create(EncoderConfig config, Weights w, Options options) {
+        return new TransformerEncoder(config, w, java.util.Objects.requireNonNull(options, "options"));
+    }
+
+    private TransformerEncoder(EncoderConfig cfg, Weights w, Options options) {
         Arena arena = Arena.ofShared();
         this.arena = arena;
         Layer[] built = new Layer[cfg.layers()];
@@ -94,7 +161,11 @@ public final class TransformerEncoder implements AutoCloseable {
             embLnB = ld.vector("embeddings.LayerNorm.bias", h);
             long widest = 0;
             for (int i = 0; i < cfg.layers(); i++) {
-                built[i] = cfg.norm() == EncoderConfig.Norm.PRE ? preNormLayer(ld, cfg, "encoder.layer." + i + ".")
+                BatchFfn external = options.externalFfn() == null ? null : options.externalFfn().apply(i);
+                if (external != null && cfg.norm() != EncoderConfig.Norm.PRE)
+                    throw new ShapeException("caller-supplied FFN blocks replace pre-norm FFNs; this encoder is " + cfg.norm());
+                built[i] = cfg.norm() == EncoderConfig.Norm.PRE
+                        ? preNormLayer(ld, cfg, "encoder.layer." + i + ".", options.lookupTableDType(), external)
                         : postNormLayer(ld, cfg, "encoder.layer." + i + ".");
                 if (built[i].fc1() != null) widest = Math.max(widest, built[i].fc1().out());
             }
@@ -117,25 +188,27 @@ public final class TransformerEncoder implements AutoCloseable {
         }
     }
 
-    private static Layer preNormLayer(Loader ld, EncoderConfig cfg, String p) {
+    private static Layer preNormLayer(Loader ld, EncoderConfig cfg, String p, DType tableDType, BatchFfn external) {
         int h = cfg.hidden();
         MemorySegment lnW = ld.vector(p + "attention.LayerNorm.weight", h), lnB = ld.vector(p + "attention.LayerNorm.bias", h);
         Linear qkv = ld.fused(p + "attention.query", p + "attention.key", p + "attention.value", h);
         Linear out = ld.linear(p + "attention.dense", h, h);
+        if (external != null)
+            return new Layer(lnW, lnB, qkv, out, null, null, FfnKind.EXTERNAL, null, null, null, null, null, null, null, external);
         if (ld.w.has(p + "FFN.tables")) {
             LookupFfn ffn = LookupFfn.fromTensors(n -> ld.w.get(p + "FFN." + n), ld.w.source() + " (" + p + "FFN.)",
-                    LookupFfn.Options.DEFAULT.withEps(cfg.layerNormEps()));
+                    LookupFfn.Options.DEFAULT.withEps(cfg.layerNormEps()).withTableDType(tableDType));
             if (ffn.config().dim() != h || ffn.config().outDim() != h) {
                 ffn.close();
                 throw new ShapeException(ld.w.source() + ": " + p + "FFN maps " + ffn.config().dim() + " → "
                         + ffn.config().outDim() + ", the encoder needs " + h + " → " + h);
             }
-            return new Layer(lnW, lnB, qkv, out, null, null, FfnKind.LOOKUP, ffn, null, null, null, null, null, null);
+            return new Layer(lnW, lnB, qkv, out, null, null, FfnKind.LOOKUP, ffn, null, null, null, null, null, null, null);
         }
         Linear fc1 = ld.linear(p + "FFN.fc1", -1, h);
         Linear fc2 = ld.linear(p + "FFN.fc2", h, fc1.out());
         return new Layer(lnW, lnB, qkv, out, null, null, FfnKind.DENSE, null, ld.vector(p + "FFN.LayerNorm.weight", h),
-                ld.vector(p + "FFN.LayerNorm.bias", h), fc1, fc2, null, null);
+                ld.vector(p + "FFN.LayerNorm.bias", h), fc1, fc2, null, null, null);
     }
 
     private static Layer postNormLayer(Loader ld, EncoderConfig cfg, String p) {
@@ -146,7 +219,7 @@ public final class TransformerEncoder implements AutoCloseable {
         Linear fc2 = ld.linear(p + "output.dense", h, fc1.out());
         return new Layer(null, null, qkv, out, ld.vector(p + "attention.output.LayerNorm.weight", h),
                 ld.vector(p + "attention.output.LayerNorm.bias", h), FfnKind.DENSE, null, null, null, fc1, fc2,
-                ld.vector(p + "output.LayerNorm.weight", h), ld.vector(p + "output.LayerNorm.bias", h));
+                ld.vector(p + "output.LayerNorm.weight", h), ld.vector(p + "output.LayerNorm.bias", h), null);
     }
 
     private LmHead lmHead(Loader ld, EncoderConfig cfg) {
@@ -287,12 +360,21 @@ public final class TransformerEncoder implements AutoCloseable {
      * Rows at padded positions are computed but meaningless.
      */
     public void forward(Batch batch, Tensor out, WorkerPool pool) {
+        forward(batch, out, pool, null);
+    }
+
+    /**
+     * As {@link #forward(Batch, Tensor, WorkerPool)}, reporting the time of each stage to {@code timer} (null:
+     * not profiled). The output is the same with or without a timer.
+     */
+    public void forward(Batch batch, Tensor out, WorkerPool pool, StageTimer timer) {
         if (!arena.scope().isAlive()) throw new IllegalStateException("encoder is closed");
         out.requireDType(DType.F32);
         final int b = batch.batchSize(), t = batch.seqLen(), h = config.hidden();
         final long n = (long) b * t;
         if (out.rank() != 2 || out.dim(0) != n || out.dim(1) != h)
             throw new ShapeException("encoder output should be [" + n + ", " + h + "], got " + Arrays.toString(out.shape()));
+        final StageClock clock = timer == null ? null : new StageClock(timer);
         final Workspace ws = workspaces.get();
         ws.ensure(n, t, b, h, intermediate, pool.threads());
         final MemorySegment x = out.segment(); // the hidden state lives in the output
@@ -304,19 +386,16 @@ public final class TransformerEncoder implements AutoCloseable {
         // 1. embeddings: x = word[id] + type[tt] + pos[offset + t], then LayerNorm (rows split over threads)
         checkIds(batch);
         pool.forRanges(n, 32, (worker, s, e) -> embed(batch, x, s, e));
+        StageClock.lap(clock, Stage.EMBEDDINGS);
 
         // 2. the layers
         for (Layer layer : layers) {
+            if (clock != null || layer.external() != null) {
+                stagedLayer(layer, b, t, keys, x, ws, pool, clock);
+                continue;
+            }
             // 2a. qkv = (pre-norm: LN_a(x), post-norm: x) · W_qkvᵀ + b, as [n, 3h]
-            pool.forRanges(n, 16, (worker, s, e) -> {
-                MemorySegment in = rows(x, s, e, h);
-                if (layer.attnLnW() != null) {
-                    Kernels.layerNorm(e - s, h, in, h, layer.attnLnW(), layer.attnLnB(), config.layerNormEps(),
-                            rows(ws.ln, s, e, h), h);
-                    in = rows(ws.ln, s, e, h);
-                }
-                layer.qkv().apply(e - s, in, h, rows(ws.qkv, s, e, 3L * h), 3L * h, Epilogue.NONE);
-            });
+            pool.forRanges(n, 16, (worker, s, e) -> qkvRows(layer, x, ws, s, e));
             // 2b. ctx = softmax(q·kᵀ/sqrt(head size) + mask)·v for every (sequence, head)
             attention(b, t, keys, ws, pool);
             // 2c. the rest is row-wise: attention output projection, residual, FFN, residual (+ LayerNorms)
@@ -330,15 +409,90 @@ public final class TransformerEncoder implements AutoCloseable {
         if (finalLnW != null)
             pool.forRanges(n, 32, (worker, s, e) -> Kernels.layerNorm(e - s, h, rows(x, s, e, h), h, finalLnW, finalLnB,
                     config.layerNormEps(), rows(x, s, e, h), h));
+        if (finalLnW != null) StageClock.lap(clock, Stage.FINAL_NORM);
+    }
+
+    /** Times the stages of a profiled forward call: each lap reports the time since the previous one. */
+    private static final class StageClock {
+        private final StageTimer timer;
+        private long last = System.nanoTime();
+
+        StageClock(StageTimer timer) {
+            this.timer = timer;
+        }
+
+        static void lap(StageClock clock, Stage stage) {
+            if (clock == null) return;
+            long now = System.nanoTime();
+            clock.timer.add(stage, now - clock.last);
+            clock.last = now;
+        }
+    }
+
+    /**
+     * One layer stage by stage, each stage a job over the whole batch: for a profiled call, and for a
+     * caller-supplied FFN block (which runs over all rows with its own threading, e.g. oneDNN's).
+     */
+    private void stagedLayer(Layer layer, int b, int t, int[] keys, MemorySegment x, Workspace ws, WorkerPool pool,
+                             StageClock clock) {
+        final long n = (long) b * t;
+        final int h = config.hidden();
+        final boolean pre = config.norm() == EncoderConfig.Norm.PRE;
+        pool.forRanges(n, 16, (worker, s, e) -> qkvRows(layer, x, ws, s, e));
+        StageClock.lap(clock, Stage.QKV);
+        attention(b, t, keys, ws, pool);
+        StageClock.lap(clock, Stage.ATTENTION);
+        pool.forRanges(n, 16, (worker, s, e) -> {
+            if (pre) preNormAttentionOutput(layer, x, ws, s, e);
+            else postNormAttentionOutput(layer, x, ws, s, e);
+        });
+        StageClock.lap(clock, Stage.ATTENTION_OUTPUT);
+        if (layer.external() != null) {
+            MemorySegment hidden = rows(x, 0, n, h), ffnOut = rows(ws.tmp, 0, n, h);
+            layer.external().forward(Tensor.wrap(hidden, DType.F32, n, h), Tensor.wrap(ffnOut, DType.F32, n, h), pool);
+            pool.forRanges(n, 32, (worker, s, e) -> Kernels.add(e - s, h, rows(x, s, e, h), h, rows(ws.tmp, s, e, h), h,
+                    rows(x, s, e, h), h));
+        } else {
+            pool.forRanges(n, 16, (worker, s, e) -> {
+                if (pre) preNormFfn(layer, x, ws, s, e);
+                else postNormFfn(layer, x, ws, s, e);
+            });
+        }
+        StageClock.lap(clock, Stage.FFN);
+    }
+
+    /** Rows [s, e): qkv = (pre-norm: LN_a(x), post-norm: x) · W_qkvᵀ + b. */
+    private void qkvRows(Layer layer, MemorySegment x, Workspace ws, long s, long e) {
+        int h = config.hidden();
+        MemorySegment in = rows(x, s, e, h);
+        if (layer.attnLnW() != null) {
+            Kernels.layerNorm(e - s, h, in, h, layer.attnLnW(), layer.attnLnB(), config.layerNormEps(),
+                    rows(ws.ln, s, e, h), h);
+            in = rows(ws.ln, s, e, h);
+        }
+        layer.qkv().apply(e - s, in, h, rows(ws.qkv, s, e, 3L * h), 3L * h, Epilogue.NONE);
     }
 
     /** Rows [s, e) of the paper's pre-norm layer after attention: x += ctx·W_oᵀ + b_o; x += FFN(x). */
     private void preNormRows(Layer l, MemorySegment x, Workspace ws, long s, long e) {
+        preNormAttentionOutput(l, x, ws, s, e);
+        preNormFfn(l, x, ws, s, e);
+    }
+
+    /** Rows [s, e): x += ctx·W_oᵀ + b_o. */
+    private void preNormAttentionOutput(Layer l, MemorySegment x, Workspace ws, long s, long e) {
         int h = config.hidden();
         long m = e - s;
         MemorySegment xr = rows(x, s, e, h), tmp = rows(ws.tmp, s, e, h);
         l.attnOut().apply(m, rows(ws.ctx, s, e, h), h, tmp, h, Epilogue.NONE);
         Kernels.add(m, h, xr, h, tmp, h, xr, h);
+    }
+
+    /** Rows [s, e): x += FFN(x) (the layer's own LookupFFN or dense FFN). */
+    private void preNormFfn(Layer l, MemorySegment x, Workspace ws, long s, long e) {
+        int h = config.hidden();
+        long m = e - s;
+        MemorySegment xr = rows(x, s, e, h), tmp = rows(ws.tmp, s, e, h);
         if (l.ffn() == FfnKind.LOOKUP) {
             // LookupFFN applies its own LayerNorm; INLINE keeps it on this thread (we are inside a range already)
             l.lookup().forward(Tensor.wrap(xr, DType.F32, m, h), Tensor.wrap(tmp, DType.F32, m, h), INLINE);
@@ -353,13 +507,26 @@ public final class TransformerEncoder implements AutoCloseable {
 
     /** Rows [s, e) of a post-norm (BERT) layer after attention: x = LN(x + ctx·W_oᵀ + b_o); x = LN(x + FFN(x)). */
     private void postNormRows(Layer l, MemorySegment x, Workspace ws, long s, long e) {
+        postNormAttentionOutput(l, x, ws, s, e);
+        postNormFfn(l, x, ws, s, e);
+    }
+
+    /** Rows [s, e): x = LN(x + ctx·W_oᵀ + b_o). */
+    private void postNormAttentionOutput(Layer l, MemorySegment x, Workspace ws, long s, long e) {
+        int h = config.hidden();
+        long m = e - s;
+        MemorySegment xr = rows(x, s, e, h), tmp = rows(ws.tmp, s, e, h);
+        l.attnOut().apply(m, rows(ws.ctx, s, e, h), h, tmp, h, Epilogue.NONE);
+        Kernels.add(m, h, tmp, h, xr, h, tmp, h);
+        Kernels.layerNorm(m, h, tmp, h, l.attnOutLnW(), l.attnOutLnB(), config.layerNormEps(), xr, h);
+    }
+
+    /** Rows [s, e): x = LN(x + FFN(x)). */
+    private void postNormFfn(Layer l, MemorySegment x, Workspace ws, long s, long e) {
         int h = config.hidden();
         long m = e - s, f = l.fc1().out();
         float eps = config.layerNormEps();
         MemorySegment xr = rows(x, s, e, h), tmp = rows(ws.tmp, s, e, h), inter = rows(ws.inter, s, e, f);
-        l.attnOut().apply(m, rows(ws.ctx, s, e, h), h, tmp, h, Epilogue.NONE);
-        Kernels.add(m, h, tmp, h, xr, h, tmp, h);
-        Kernels.layerNorm(m, h, tmp, h, l.attnOutLnW(), l.attnOutLnB(), eps, xr, h);
         l.fc1().apply(m, xr, h, inter, f, Epilogue.GELU);
         l.fc2().apply(m, inter, f, tmp, h, Epilogue.NONE);
         Kernels.add(m, h, tmp, h, xr, h, tmp, h);

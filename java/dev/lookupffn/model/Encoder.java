@@ -34,10 +34,15 @@ import java.util.Locale;
  * try (Encoder model = Encoder.load(Path.of("my-bert-folder"))) { ... }   // config.json + model.safetensors
  * }</pre>
  *
- * <p>{@link #load(Path)} takes a HuggingFace folder (config.json, model.safetensors or model.onnx, tokenizer.json,
- * optionally sentence-transformers' 1_Pooling/config.json and modules.json), an .onnx file (tokenizer.json beside
- * it, config.json optional) or a .safetensors file (config.json beside it → HF post-norm; else the authors' pre-norm
- * LookupFFN encoder with its configuration in the file's metadata; tokenizer.json beside it for {@link #embed}).
+ * <p>{@link #load(Path)} takes a HuggingFace folder (config.json, model.safetensors, pytorch_model.bin or model.onnx,
+ * tokenizer.json, optionally sentence-transformers' 1_Pooling/config.json and modules.json), an .onnx file
+ * (tokenizer.json beside it, config.json optional), a .safetensors file or a PyTorch checkpoint — a Lightning
+ * {@code .ckpt} (weights under {@code state_dict}, prefix {@code model.}) or a {@code pytorch_model.bin} — read
+ * without running any of its pickle ({@link dev.lookupffn.pytorch.TorchCheckpoint}). The configuration comes from
+ * {@link Options#config()} (a config.json or the authors' Python training config), else the weights file's own
+ * metadata, else config.json beside it ({@link ModelSource}); pre-norm weights are the authors' LookupFFN RoBERTa,
+ * post-norm ones BERT/RoBERTa. {@link #forward} gives the sequence output of token ids, {@link #maskedLmLogits}
+ * the masked-LM head's logits and {@link #fillMask} its best tokens for each mask of a text.
  *
  * <p>Texts are tokenized, sorted by length and run in batches of {@link Options#batchSize()} (padding only to the
  * longest of each batch). Thread safety: {@link #embed} may be called from several threads.

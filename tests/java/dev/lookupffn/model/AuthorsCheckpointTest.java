@@ -178,6 +178,32 @@ class AuthorsCheckpointTest {
     }
 
     @Test
+    void forwardTakesI32IdsAndDefaultsTheMaskAndTypes(@TempDir Path tmp) throws Exception {
+        Path dir = ROOT.resolve("pub-dense"), in = tmp.resolve("in.safetensors"), out = tmp.resolve("out.safetensors");
+        int[] ids = {0, 17, 42, 99, 2, 0, 5, 6, 7, 2};
+        try (Tensor t = Tensor.allocate(dev.lookupffn.tensor.DType.I32, 2, 5)) {
+            for (int i = 0; i < ids.length; i++) t.segment().setAtIndex(ValueLayout.JAVA_INT, i, ids[i]);
+            dev.lookupffn.safetensors.SafetensorsWriter.write(in, java.util.Map.of("input_ids", t), java.util.Map.of());
+        }
+        String[] r = cli("forward", "--model", dir.toString(), "--input", in.toString(), "--output", out.toString());
+        assertEquals("0", r[0], r[2]);
+        try (SafetensorsFile got = SafetensorsFile.open(out); Encoder enc = Encoder.load(dir);
+             Tensor seq = enc.forward(new Batch(2, 5, ids, new int[] {1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, new int[10]))) {
+            assertEquals(List.of(2L, 5L, 64L), java.util.Arrays.stream(got.entry("sequence_output").shape()).boxed().toList());
+            assertEquals(List.of(2L, 5L, 250L), java.util.Arrays.stream(got.entry("mlm_logits").shape()).boxed().toList());
+            org.junit.jupiter.api.Assertions.assertArrayEquals(seq.toFloatArray(), got.floats("sequence_output"));
+        }
+        // an id outside the vocabulary is one clear line, exit 1
+        try (Tensor t = Tensor.allocate(dev.lookupffn.tensor.DType.I64, 1, 2)) {
+            t.segment().setAtIndex(ValueLayout.JAVA_LONG, 1, 250);
+            dev.lookupffn.safetensors.SafetensorsWriter.write(in, java.util.Map.of("input_ids", t), java.util.Map.of());
+        }
+        r = cli("forward", "--model", dir.toString(), "--input", in.toString(), "--output", out.toString());
+        assertEquals("1", r[0]);
+        assertTrue(r[2].contains("token id 250"), r[2]);
+    }
+
+    @Test
     void convertNeverOverwritesItsInput(@TempDir Path tmp) throws Exception {
         Path folder = tmp.resolve("m");
         Files.createDirectories(folder);

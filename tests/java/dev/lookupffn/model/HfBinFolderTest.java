@@ -65,5 +65,15 @@ class HfBinFolderTest {
             float[][] a = ref.embed(HfFolderTest.TEXTS), b = folder.embed(HfFolderTest.TEXTS);
             for (int i = 0; i < a.length; i++) assertArrayEquals(a[i], b[i], 1e-6f, "text " + i);
         }
+        // convert keeps the HF configuration in the metadata: the file loads alone
+        Path converted = dir.resolve("alone").resolve("model.safetensors");
+        String[] r = AuthorsCheckpointTest.cli("convert", "--model", dir.toString(), "--output", converted.toString());
+        assertEquals("0", r[0], r[2]);
+        Batch batch = Batch.single(101, 7592, 2088, 102);
+        try (TransformerEncoder a = Encoder.fromWeights(dir, null); TransformerEncoder b = Encoder.fromWeights(converted, null);
+             Tensor x = a.forward(batch); Tensor y = b.forward(batch)) {
+            assertEquals(EncoderConfig.Norm.POST, b.config().norm());
+            assertArrayEquals(x.toFloatArray(), y.toFloatArray());
+        }
     }
 }

@@ -217,6 +217,9 @@ class AuthorsCheckpointTest {
         // into the folder itself: model.safetensors then takes precedence and loads with no config.json needed
         r = cli("convert", "--model", folder.toString(), "--output", folder.resolve("model.safetensors").toString());
         assertEquals("0", r[0], r[2]);
+        try (Encoder enc = Encoder.load(folder)) { // the authors' config.json beside it is not a HuggingFace one
+            assertEquals(EncoderConfig.Norm.PRE, enc.model().config().norm());
+        }
         Files.delete(folder.resolve("config.json"));
         try (Encoder enc = Encoder.load(folder)) {
             assertEquals(3, enc.model().config().layers());

@@ -244,4 +244,55 @@ class TorchCheckpointModelTest {
             m.values().forEach(Tensor::close);
         }
     }
+
+    /** A model saved with .half(): every storage a torch.HalfStorage; the encoder widens to F32 once at load. */
+    @org.junit.jupiter.api.Test
+    void aHalfPrecisionCheckpointMatchesTheReferenceOnTheSameRoundedWeights(@TempDir Path tmp) throws Exception {
+        Shape s = Shape.DENSE_HIDDEN_80;
+        Map<String, Tensor> m = randomModel(s, s.seed);
+        Map<String, Tensor> rounded = new LinkedHashMap<>();
+        try {
+            OrderedDict sd = new OrderedDict();
+            int key = 0;
+            for (var e : m.entrySet()) {
+                float[] v = e.getValue().toFloatArray();
+                java.nio.ByteBuffer half = java.nio.ByteBuffer.allocate(v.length * 2).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < v.length; i++) {
+                    short h = Float.floatToFloat16(v[i]);
+                    half.putShort(h);
+                    v[i] = Float.float16ToFloat(h);
+                }
+                rounded.put(e.getKey(), Tensor.ofFloats(v, e.getValue().shape()));
+                String full = e.getKey().startsWith("lm_head.") ? "model." + e.getKey() : "model.roberta." + e.getKey();
+                sd.put(full, TensorRef.contiguous(new Storage(String.valueOf(key++), DType.F16, v.length, "cuda:0",
+                        Bytes.of(half.array())), 0, e.getValue().shape()));
+            }
+            Path ckpt = tmp.resolve("half.ckpt"), cfg = tmp.resolve("training-config.py");
+            TorchZipWriter.write(ckpt, "archive", Map.of("state_dict", sd, "pytorch-lightning_version", "1.9.4"));
+            Files.writeString(cfg, trainingConfig(s));
+            Batch batch = batch(new Random(3));
+            try (Encoder enc = Encoder.load(ckpt, Encoder.Options.DEFAULT.withConfig(cfg).withThreads(2));
+                 Tensor out = enc.forward(batch)) {
+                ReferenceEncoder ref = new ReferenceEncoder(enc.model().config(), rounded);
+                double[][] want = ref.forward(batch);
+                assertTrue(ref.minZRatio > 1e-5, "test precondition: a hash input within " + ref.minZRatio + " of zero");
+                float[] got = out.toFloatArray();
+                double worst = 0;
+                for (int r = 0; r < want.length; r++) {
+                    if (batch.attentionMask()[r] == 0) continue;
+                    double num = 0, den = 0;
+                    for (int k = 0; k < s.hidden; k++) {
+                        double d = got[r * s.hidden + k] - want[r][k];
+                        num += d * d;
+                        den += want[r][k] * want[r][k];
+                    }
+                    worst = Math.max(worst, Math.sqrt(num / den));
+                }
+                assertTrue(worst <= MAX_REL_ERR, "half-precision checkpoint: worst token relative error " + worst);
+            }
+        } finally {
+            m.values().forEach(Tensor::close);
+            rounded.values().forEach(Tensor::close);
+        }
+    }
 }

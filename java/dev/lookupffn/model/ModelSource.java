@@ -57,10 +57,9 @@ public final class ModelSource implements AutoCloseable {
         this.metadata = metadata;
     }
 
-    /** True for paths this class reads: a folder with model.safetensors or pytorch_model.bin, or any other file but .onnx. */
-    public static boolean handles(Path path) {
-        if (Files.isDirectory(path)) return weightsIn(path) != null;
-        return !path.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx");
+    /** True for a folder this class reads (one with model.safetensors or pytorch_model.bin). */
+    public static boolean handles(Path folder) {
+        return Files.isDirectory(folder) && weightsIn(folder) != null;
     }
 
     private static Path weightsIn(Path dir) {

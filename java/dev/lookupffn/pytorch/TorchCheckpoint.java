@@ -52,17 +52,6 @@ public final class TorchCheckpoint implements AutoCloseable {
         this.tensors = tensors;
     }
 
-    /** True when the file starts like a zip archive (torch's format since 1.6), without reading further. */
-    public static boolean looksLikeTorchZip(Path path) {
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4);
-            while (b.hasRemaining() && ch.read(b) > 0) { }
-            return b.position() == 4 && b.get(0) == 'P' && b.get(1) == 'K' && b.get(2) == 3 && b.get(3) == 4;
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
     /** Opens, reads the pickle and resolves the state dict's tensors; the caller closes it. */
     public static TorchCheckpoint open(Path path) {
         Arena arena = Arena.ofShared();

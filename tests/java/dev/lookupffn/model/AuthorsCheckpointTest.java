@@ -125,6 +125,29 @@ class AuthorsCheckpointTest {
     }
 
     @Test
+    void manyThreadsShareOneLoadedCheckpointModel() throws Exception {
+        Path dir = ROOT.resolve("pub-bh4r2");
+        try (Encoder enc = Encoder.load(dir.resolve("last.ckpt"), Encoder.Options.DEFAULT.withThreads(2));
+             SafetensorsFile in = SafetensorsFile.open(dir.resolve("expected.safetensors"))) {
+            Batch batch = new Batch(2, 20, in.ints("input_ids"), in.ints("attention_mask"), in.ints("token_type_ids"));
+            float[] want;
+            try (Tensor seq = enc.forward(batch); Tensor logits = enc.maskedLmLogits(seq)) {
+                want = logits.toFloatArray();
+            }
+            List<java.util.concurrent.Future<float[]>> results = new ArrayList<>();
+            try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                for (int i = 0; i < 32; i++)
+                    results.add(threads.submit(() -> {
+                        try (Tensor seq = enc.forward(batch); Tensor logits = enc.maskedLmLogits(seq)) {
+                            return logits.toFloatArray();
+                        }
+                    }));
+            }
+            for (var r : results) org.junit.jupiter.api.Assertions.assertArrayEquals(want, r.get(), "same bits on every thread");
+        }
+    }
+
+    @Test
     void aLightningCheckpointKeepsItsOptimizerStateUnread() {
         try (TorchCheckpoint ckpt = TorchCheckpoint.open(ROOT.resolve("pub-bh4r2/last.ckpt"))) {
             assertTrue(ckpt.isLightning());

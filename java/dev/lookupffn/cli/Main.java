@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
         description = "LookupFFN for the JVM: compute-lite transformer feed-forward layers on CPUs.",
         footer = {"", "The ./lookupffn launcher also runs: test (the whole test suite), build [install], jmh [JMH options],",
                 "fuzz [SECONDS], spark-embed (the Spark job; see spark/README.md)."},
-        subcommands = {BenchCommand.class, EmbedCommand.class, InfoCommand.class, LayerCommand.class, TokenizeCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {BenchCommand.class, EmbedCommand.class, InfoCommand.class, LayerCommand.class, TokenizeCommand.class, ForwardCommand.class, ConvertCommand.class, FillMaskCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));

@@ -7,7 +7,6 @@ import dev.lookupffn.LookupFfnException.ShapeException;
 import dev.lookupffn.onnx.OnnxEncoderImport;
 import dev.lookupffn.onnx.OnnxModel;
 import dev.lookupffn.parallel.WorkerPool;
-import dev.lookupffn.safetensors.SafetensorsFile;
 import dev.lookupffn.tensor.DType;
 import dev.lookupffn.tensor.Tensor;
 import dev.lookupffn.tokenizer.Encoding;
@@ -35,10 +34,15 @@ import java.util.Locale;
  * try (Encoder model = Encoder.load(Path.of("my-bert-folder"))) { ... }   // config.json + model.safetensors
  * }</pre>
  *
- * <p>{@link #load(Path)} takes a HuggingFace folder (config.json, model.safetensors or model.onnx, tokenizer.json,
- * optionally sentence-transformers' 1_Pooling/config.json and modules.json), an .onnx file (tokenizer.json beside
- * it, config.json optional) or a .safetensors file (config.json beside it → HF post-norm; else the authors' pre-norm
- * LookupFFN encoder with its configuration in the file's metadata; tokenizer.json beside it for {@link #embed}).
+ * <p>{@link #load(Path)} takes a HuggingFace folder (config.json, model.safetensors, pytorch_model.bin or model.onnx,
+ * tokenizer.json, optionally sentence-transformers' 1_Pooling/config.json and modules.json), an .onnx file
+ * (tokenizer.json beside it, config.json optional), a .safetensors file or a PyTorch checkpoint — a Lightning
+ * {@code .ckpt} (weights under {@code state_dict}, prefix {@code model.}) or a {@code pytorch_model.bin} — read
+ * without running any of its pickle ({@link dev.lookupffn.pytorch.TorchCheckpoint}). The configuration comes from
+ * {@link Options#config()} (a config.json or the authors' Python training config), else the weights file's own
+ * metadata, else config.json beside it ({@link ModelSource}); pre-norm weights are the authors' LookupFFN RoBERTa,
+ * post-norm ones BERT/RoBERTa. {@link #forward} gives the sequence output of token ids, {@link #maskedLmLogits}
+ * the masked-LM head's logits and {@link #fillMask} its best tokens for each mask of a text.
  *
  * <p>Texts are tokenized, sorted by length and run in batches of {@link Options#batchSize()} (padding only to the
  * longest of each batch). Thread safety: {@link #embed} may be called from several threads.
@@ -54,30 +58,41 @@ public final class Encoder implements AutoCloseable {
 
     /**
      * Embedding options. {@code pooling} / {@code normalize} null mean "what the model folder says" (default mean
-     * pooling, normalised); {@code threads} 0 uses the shared {@link WorkerPool}.
+     * pooling, normalised); {@code threads} 0 uses the shared {@link WorkerPool}; {@code config} (may be null) is the
+     * model's configuration file — a config.json or the authors' Python training config — used instead of the
+     * configuration found beside or inside the weights (see {@link ModelSource}).
      */
-    public record Options(Pooling pooling, Boolean normalize, int batchSize, int threads) {
-        public static final Options DEFAULT = new Options(null, null, 32, 0);
+    public record Options(Pooling pooling, Boolean normalize, int batchSize, int threads, Path config) {
+        public static final Options DEFAULT = new Options(null, null, 32, 0, null);
 
         public Options {
             if (batchSize < 1) throw new ShapeException("batch size must be at least 1, got " + batchSize);
             if (threads < 0) throw new ShapeException("thread count must be >= 0, got " + threads);
         }
 
+        public Options(Pooling pooling, Boolean normalize, int batchSize, int threads) {
+            this(pooling, normalize, batchSize, threads, null);
+        }
+
         public Options withPooling(Pooling p) {
-            return new Options(p, normalize, batchSize, threads);
+            return new Options(p, normalize, batchSize, threads, config);
         }
 
         public Options withNormalize(boolean n) {
-            return new Options(pooling, n, batchSize, threads);
+            return new Options(pooling, n, batchSize, threads, config);
         }
 
         public Options withBatchSize(int b) {
-            return new Options(pooling, normalize, b, threads);
+            return new Options(pooling, normalize, b, threads, config);
         }
 
         public Options withThreads(int t) {
-            return new Options(pooling, normalize, batchSize, t);
+            return new Options(pooling, normalize, batchSize, t, config);
+        }
+
+        /** The model's configuration file (config.json or the authors' training config), or null. */
+        public Options withConfig(Path c) {
+            return new Options(pooling, normalize, batchSize, threads, c);
         }
     }
 
@@ -145,7 +160,10 @@ public final class Encoder implements AutoCloseable {
         return load(path, Options.DEFAULT);
     }
 
-    /** Loads a HuggingFace folder, an .onnx file or a .safetensors file (see the class comment). */
+    /**
+     * Loads a HuggingFace folder, an .onnx file, a .safetensors file or a PyTorch checkpoint (see the class comment);
+     * {@link Options#config()} overrides the configuration found with the weights.
+     */
     public static Encoder load(Path path, Options options) {
         if (Files.isDirectory(path)) return loadFolder(path, options);
         String name = path.getFileName().toString().toLowerCase(Locale.ROOT);
@@ -157,27 +175,29 @@ public final class Encoder implements AutoCloseable {
         TransformerEncoder model;
         if (name.endsWith(".onnx")) {
             try (OnnxModel onnx = OnnxModel.read(path)) {
-                model = fromOnnx(onnx, existing(dir.resolve("config.json")));
+                model = fromOnnx(onnx, options.config() != null ? options.config() : existing(dir.resolve("config.json")));
             }
-        } else if (name.endsWith(".safetensors")) {
-            model = fromSafetensors(path, existing(dir.resolve("config.json")));
         } else {
-            throw new FormatException(path + ": expected a model folder, an .onnx or a .safetensors file");
+            model = fromWeights(path, options.config());
         }
-        return new Encoder(model, tok, pooling, norm, options);
+        try {
+            return new Encoder(model, tok, pooling, norm, options);
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
     }
 
     private static Encoder loadFolder(Path dir, Options options) {
-        Path config = existing(dir.resolve("config.json"));
-        Path weights = existing(dir.resolve("model.safetensors"));
         TransformerEncoder model;
-        if (weights != null) {
-            model = fromSafetensors(weights, config);
+        if (ModelSource.handles(dir)) {
+            model = fromWeights(dir, options.config());
         } else {
+            Path config = options.config() != null ? options.config() : existing(dir.resolve("config.json"));
             Path onnx = existing(dir.resolve("model.onnx"));
             if (onnx == null) onnx = existing(dir.resolve("onnx").resolve("model.onnx"));
             if (onnx == null)
-                throw new FormatException(dir + ": no model.safetensors, model.onnx or onnx/model.onnx in the folder");
+                throw new FormatException(dir + ": no model.safetensors, pytorch_model.bin, model.onnx or onnx/model.onnx in the folder");
             try (OnnxModel m = OnnxModel.read(onnx)) {
                 model = fromOnnx(m, config);
             }
@@ -190,25 +210,21 @@ public final class Encoder implements AutoCloseable {
         }
     }
 
-    /** Loads just the encoder graph of a .safetensors file (HF with config.json, or the authors' pre-norm one). */
+    /**
+     * Loads just the encoder graph of a .safetensors file (HF with config.json, or the authors' pre-norm one); a
+     * non-null {@code configJson} overrides the configuration found with the weights.
+     */
     public static TransformerEncoder fromSafetensors(Path file, Path configJson) {
-        try (SafetensorsFile st = SafetensorsFile.open(file)) {
-            String prefix = "";
-            for (String p : new String[] {"", "bert.", "roberta.", "model."})
-                if (st.contains(p + "embeddings.word_embeddings.weight")) {
-                    prefix = p;
-                    break;
-                }
-            EncoderConfig cfg;
-            if (configJson != null) cfg = EncoderConfig.fromHfConfigJson(configJson);
-            else if (st.contains(prefix + "encoder.LayerNorm.weight")) cfg = EncoderConfig.preNormFromMetadata(st.metadata(), file.toString());
-            else throw new FormatException(file + ": no config.json beside it and no pre-norm encoder metadata in the file");
-            final String pre = prefix;
-            Weights w = new Weights(file.toString(), n -> {
-                String full = n.startsWith("lm_head.") ? n : pre + n;
-                return st.contains(full) ? st.tensor(full) : null;
-            }, java.util.Set.of());
-            return TransformerEncoder.create(cfg, w);
+        return fromWeights(file, configJson);
+    }
+
+    /**
+     * The encoder graph of weights in a .safetensors file, a PyTorch checkpoint (.ckpt, pytorch_model.bin) or a
+     * folder holding one; {@code config} (may be null) as in {@link ModelSource#open}.
+     */
+    public static TransformerEncoder fromWeights(Path path, Path config) {
+        try (ModelSource source = ModelSource.open(path, config)) {
+            return source.build();
         }
     }
 
@@ -277,6 +293,101 @@ public final class Encoder implements AutoCloseable {
     /** Width of an embedding. */
     public int dimension() {
         return model.config().hidden();
+    }
+
+    /**
+     * The sequence output [batch · seqLen, hidden] of a batch of token ids (positions 0..seqLen-1, as the training
+     * code's collator gives them), on this encoder's threads. The caller closes the returned tensor.
+     */
+    public Tensor forward(Batch batch) {
+        return model.forward(batch, pool);
+    }
+
+    /** Whether the model has a masked-LM head ({@code lm_head.*}). */
+    public boolean hasMaskedLmHead() {
+        return model.hasLmHead();
+    }
+
+    /**
+     * Masked-LM logits [rows, vocab] of sequence-output rows [rows, hidden] ({@code lm_head}: dense, GELU,
+     * layer_norm, decoder + bias), on this encoder's threads. The caller closes the returned tensor.
+     */
+    public Tensor maskedLmLogits(Tensor sequenceOutput) {
+        return model.maskedLmLogits(sequenceOutput, pool);
+    }
+
+    /** One fill-mask candidate: token id, vocabulary entry, its decoded text and softmax probability. */
+    public record Prediction(int tokenId, String token, String text, double score) {}
+
+    /**
+     * Fill-mask: for each text, for each mask token in it (the tokenizer's {@code <mask>} or {@code [MASK]}) in
+     * order, the {@code topK} most likely tokens by the masked-LM head, best first. Needs a tokenizer and the head.
+     */
+    public List<List<List<Prediction>>> fillMask(List<String> texts, int topK) {
+        if (topK < 1) throw new ShapeException("top-k must be at least 1, got " + topK);
+        if (tokenizer == null)
+            throw new ShapeException("this model was loaded without a tokenizer (tokenizer.json beside it): fill-mask needs one");
+        if (!model.hasLmHead()) throw new ShapeException("this model has no masked-LM head (lm_head.*): fill-mask needs one");
+        int mask = tokenizer.tokenToId("<mask>");
+        if (mask < 0) mask = tokenizer.tokenToId("[MASK]");
+        if (mask < 0) throw new ShapeException("the tokenizer has no <mask> or [MASK] token");
+        int vocab = model.config().vocabSize(), h = dimension(), k = Math.min(topK, vocab);
+        int pad = tokenizer.padId();
+        List<List<List<Prediction>>> out = new ArrayList<>(texts.size());
+        for (int s = 0; s < texts.size(); s += batchSize) {
+            int e = Math.min(texts.size(), s + batchSize);
+            List<int[]> ids = new ArrayList<>(), types = new ArrayList<>();
+            List<long[]> maskRows = new ArrayList<>(); // {sequence in batch, position}
+            for (int i = s; i < e; i++) {
+                Encoding enc = tokenizer.encode(texts.get(i), true);
+                int n = enc.realLength();
+                int[] seq = n == 0 ? new int[] {pad} : Arrays.copyOf(enc.ids(), n);
+                ids.add(seq);
+                types.add(n == 0 ? new int[1] : Arrays.copyOf(enc.typeIds(), n));
+                for (int j = 0; j < n; j++) if (seq[j] == mask) maskRows.add(new long[] {i - s, j});
+            }
+            Batch batch = Batch.of(ids, types, pad);
+            List<List<Prediction>> perMask = new ArrayList<>();
+            if (!maskRows.isEmpty()) {
+                try (Tensor hidden = model.forward(batch, pool);
+                     Tensor rows = Tensor.allocate(DType.F32, maskRows.size(), h)) {
+                    for (int r = 0; r < maskRows.size(); r++) {
+                        long src = (maskRows.get(r)[0] * batch.seqLen() + maskRows.get(r)[1]) * h * 4;
+                        MemorySegment.copy(hidden.segment(), src, rows.segment(), (long) r * h * 4, (long) h * 4);
+                    }
+                    try (Tensor logits = model.maskedLmLogits(rows, pool)) {
+                        for (int r = 0; r < maskRows.size(); r++) perMask.add(top(logits.segment(), (long) r * vocab, vocab, k));
+                    }
+                }
+            }
+            int next = 0;
+            for (int i = s; i < e; i++) {
+                List<List<Prediction>> mine = new ArrayList<>();
+                while (next < maskRows.size() && maskRows.get(next)[0] == i - s) mine.add(perMask.get(next++));
+                out.add(mine);
+            }
+        }
+        return out;
+    }
+
+    /** The k best of one row of logits, with softmax probabilities computed in double. */
+    private List<Prediction> top(MemorySegment logits, long base, int vocab, int k) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int v = 0; v < vocab; v++) max = Math.max(max, logits.getAtIndex(ValueLayout.JAVA_FLOAT, base + v));
+        double sum = 0;
+        for (int v = 0; v < vocab; v++) sum += Math.exp(logits.getAtIndex(ValueLayout.JAVA_FLOAT, base + v) - max);
+        Integer[] order = new Integer[vocab];
+        for (int v = 0; v < vocab; v++) order[v] = v;
+        Arrays.sort(order, (a, b) -> Float.compare(logits.getAtIndex(ValueLayout.JAVA_FLOAT, base + b),
+                logits.getAtIndex(ValueLayout.JAVA_FLOAT, base + a)));
+        List<Prediction> best = new ArrayList<>(k);
+        for (int j = 0; j < k; j++) {
+            int id = order[j];
+            String token = tokenizer.idToToken(id);
+            best.add(new Prediction(id, token == null ? "" : token, tokenizer.decode(new int[] {id}, false),
+                    Math.exp(logits.getAtIndex(ValueLayout.JAVA_FLOAT, base + id) - max) / sum));
+        }
+        return best;
     }
 
     public float[] embed(String text) {

@@ -79,50 +79,61 @@ public record EncoderConfig(Norm norm, int vocabSize, int hidden, int layers, in
 
     /** Reads a HuggingFace config.json (BERT, RoBERTa and relatives: post-norm, GELU). */
     public static EncoderConfig fromHfConfigJson(Path file) {
-        JsonNode root;
+        byte[] bytes;
         try {
-            root = JSON.readTree(Files.readAllBytes(file));
+            bytes = Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
             throw new FormatException(file + ": no such file", e);
         } catch (IOException e) {
-            throw new FormatException(file + ": not valid JSON: " + e.getMessage(), e);
+            throw new FormatException(file + ": cannot read: " + e.getMessage(), e);
         }
-        if (root == null || !root.isObject()) throw new FormatException(file + ": not a JSON object");
+        return fromHfConfigJson(new String(bytes, java.nio.charset.StandardCharsets.UTF_8), file.toString());
+    }
+
+    /** A HuggingFace config.json's text; {@code source} names it in messages. */
+    public static EncoderConfig fromHfConfigJson(String json, String source) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(json);
+        } catch (IOException e) {
+            throw new FormatException(source + ": not valid JSON: " + e.getMessage(), e);
+        }
+        if (root == null || !root.isObject()) throw new FormatException(source + ": not a JSON object");
         String type = root.path("model_type").asText("bert").toLowerCase(Locale.ROOT);
         String act = root.path("hidden_act").asText("gelu");
         if (!act.equals("gelu"))
-            throw new FormatException(file + ": hidden_act '" + act + "' is not supported (only exact 'gelu')");
+            throw new FormatException(source + ": hidden_act '" + act + "' is not supported (only exact 'gelu')");
         String posType = root.path("position_embedding_type").asText("absolute");
         if (!posType.equals("absolute"))
-            throw new FormatException(file + ": position_embedding_type '" + posType + "' is not supported (only 'absolute')");
+            throw new FormatException(source + ": position_embedding_type '" + posType + "' is not supported (only 'absolute')");
         boolean robertaLike = type.contains("roberta") || type.equals("camembert");
-        int pad = opt(file, root, "pad_token_id", robertaLike ? 1 : 0);
+        int pad = opt(source, root, "pad_token_id", robertaLike ? 1 : 0);
         try {
-            return new EncoderConfig(Norm.POST, req(file, root, "vocab_size"), req(file, root, "hidden_size"),
-                    req(file, root, "num_hidden_layers"), req(file, root, "num_attention_heads"),
-                    opt(file, root, "max_position_embeddings", 512), opt(file, root, "type_vocab_size", 2), pad,
-                    robertaLike ? pad + 1 : 0, (float) optDouble(file, root, "layer_norm_eps", 1e-12), HF_MASK_VALUE, type);
+            return new EncoderConfig(Norm.POST, req(source, root, "vocab_size"), req(source, root, "hidden_size"),
+                    req(source, root, "num_hidden_layers"), req(source, root, "num_attention_heads"),
+                    opt(source, root, "max_position_embeddings", 512), opt(source, root, "type_vocab_size", 2), pad,
+                    robertaLike ? pad + 1 : 0, (float) optDouble(source, root, "layer_norm_eps", 1e-12), HF_MASK_VALUE, type);
         } catch (ShapeException e) {
-            throw new FormatException(file + ": " + e.getMessage());
+            throw new FormatException(source + ": " + e.getMessage());
         }
     }
 
     /** An optional integer: the default when absent, an error when present with another type. */
-    private static int opt(Path file, JsonNode root, String name, int fallback) {
+    private static int opt(String file, JsonNode root, String name, int fallback) {
         JsonNode n = root.get(name);
         if (n == null || n.isNull()) return fallback;
         if (!n.isIntegralNumber() || !n.canConvertToInt()) throw new FormatException(file + ": '" + name + "' must be an integer, got " + n);
         return n.asInt();
     }
 
-    private static double optDouble(Path file, JsonNode root, String name, double fallback) {
+    private static double optDouble(String file, JsonNode root, String name, double fallback) {
         JsonNode n = root.get(name);
         if (n == null || n.isNull()) return fallback;
         if (!n.isNumber()) throw new FormatException(file + ": '" + name + "' must be a number, got " + n);
         return n.asDouble();
     }
 
-    private static int req(Path file, JsonNode root, String name) {
+    private static int req(String file, JsonNode root, String name) {
         JsonNode n = root.get(name);
         if (n == null || !n.isIntegralNumber() || !n.canConvertToInt())
             throw new FormatException(file + ": missing or non-integer '" + name + "'");

@@ -1,0 +1,252 @@
+package dev.lookupffn.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lookupffn.LookupFfnException.FormatException;
+import dev.lookupffn.cli.Main;
+import dev.lookupffn.pytorch.TorchCheckpoint;
+import dev.lookupffn.safetensors.SafetensorsFile;
+import dev.lookupffn.tensor.Tensor;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Checkpoints written by the authors' own training code (tests/resources/fixtures/authors-checkpoints: BH4 with two
+ * repeats, and a dense projection with three layers) run through {@code forward} and match the authors' model's
+ * float64 sequence_output and mlm_logits through every way in: .ckpt with config.json beside it, a folder with
+ * config.json + pytorch_model.bin, .ckpt with --config the training file, and the file convert wrote.
+ */
+class AuthorsCheckpointTest {
+    static final Path ROOT = Path.of("tests/resources/fixtures/authors-checkpoints");
+    /** Worst per-token relative error at positions whose mask is 1 (the acceptance bound). */
+    static final double MAX_TOKEN_REL_ERR = 1e-5;
+
+    static Stream<Arguments> waysIn() {
+        List<Arguments> out = new ArrayList<>();
+        for (String model : List.of("pub-bh4r2", "pub-dense"))
+            for (String way : List.of("ckpt+config.json", "folder", "ckpt+training-config", "converted"))
+                out.add(Arguments.of(model, way));
+        return out.stream();
+    }
+
+    static String[] cli(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new String[] {String.valueOf(code), out.toString(), err.toString()};
+    }
+
+    @ParameterizedTest(name = "{0} via {1}")
+    @MethodSource("waysIn")
+    void forwardMatchesTheTrainingCodesFloat64Outputs(String model, String way, @TempDir Path tmp) throws Exception {
+        Path dir = ROOT.resolve(model), expected = dir.resolve("expected.safetensors"), out = tmp.resolve("out.safetensors");
+        List<String> args = new ArrayList<>(List.of("forward", "--input", expected.toString(), "--output", out.toString(),
+                "--threads", "2"));
+        switch (way) {
+            case "ckpt+config.json" -> args.addAll(List.of("--model", dir.resolve("last.ckpt").toString()));
+            case "folder" -> args.addAll(List.of("--model", dir.toString()));
+            case "ckpt+training-config" -> {
+                Path alone = Files.copy(dir.resolve("last.ckpt"), tmp.resolve("last.ckpt")); // no config.json beside it
+                args.addAll(List.of("--model", alone.toString(), "--config", dir.resolve("training-config.py").toString()));
+            }
+            case "converted" -> {
+                Path alone = Files.copy(dir.resolve("last.ckpt"), tmp.resolve("last.ckpt"));
+                Path converted = tmp.resolve("sub").resolve("model.safetensors");
+                String[] r = cli("convert", "--model", alone.toString(), "--config", dir.resolve("training-config.py").toString(),
+                        "--output", converted.toString());
+                assertEquals("0", r[0], r[2]);
+                args.addAll(List.of("--model", converted.toString()));
+            }
+            default -> throw new IllegalArgumentException(way);
+        }
+        String[] r = cli(args.toArray(String[]::new));
+        assertEquals("0", r[0], r[2]);
+        try (SafetensorsFile want = SafetensorsFile.open(expected); SafetensorsFile got = SafetensorsFile.open(out)) {
+            int[] mask = want.ints("attention_mask");
+            for (String name : List.of("sequence_output", "mlm_logits")) {
+                assertEquals(List.of(want.entry(name).shape()[0], want.entry(name).shape()[1], want.entry(name).shape()[2]),
+                        List.of(got.entry(name).shape()[0], got.entry(name).shape()[1], got.entry(name).shape()[2]), name);
+                double err = worstTokenError(got.tensor(name), want.tensor(name), mask);
+                System.out.printf("%s via %s: %s worst token relative error %.2e%n", model, way, name, err);
+                assertTrue(err <= MAX_TOKEN_REL_ERR, model + " via " + way + ": " + name + " worst token relative error " + err);
+            }
+        }
+    }
+
+    /** max over tokens with mask 1 of ‖got − want‖ / ‖want‖ over the token's row. */
+    static double worstTokenError(Tensor got, Tensor want, int[] mask) {
+        int width = (int) want.dim(-1);
+        double worst = 0;
+        for (int r = 0; r < mask.length; r++) {
+            if (mask[r] == 0) continue;
+            double num = 0, den = 0;
+            for (int k = 0; k < width; k++) {
+                long i = (long) r * width + k;
+                double w = want.segment().getAtIndex(ValueLayout.JAVA_DOUBLE_UNALIGNED, i);
+                double d = got.getFloat(i) - w;
+                num += d * d;
+                den += w * w;
+            }
+            worst = Math.max(worst, Math.sqrt(num / den));
+        }
+        return worst;
+    }
+
+    @Test
+    void theApiLoadsACheckpointAndExposesTheMaskedLmHead() {
+        Path dir = ROOT.resolve("pub-bh4r2");
+        try (Encoder enc = Encoder.load(dir.resolve("last.ckpt"), Encoder.Options.DEFAULT.withThreads(2));
+             SafetensorsFile want = SafetensorsFile.open(dir.resolve("expected.safetensors"))) {
+            EncoderConfig c = enc.model().config();
+            assertEquals(EncoderConfig.Norm.PRE, c.norm());
+            assertEquals(64, c.hidden());
+            assertEquals(2, c.heads());
+            assertEquals(66, c.maxPositions());
+            assertTrue(enc.hasMaskedLmHead());
+            assertEquals(TransformerEncoder.FfnKind.LOOKUP, enc.model().ffnKind(1));
+            int[] ids = want.ints("input_ids"), mask = want.ints("attention_mask"), types = want.ints("token_type_ids");
+            try (Tensor seq = enc.forward(new Batch(2, 20, ids, mask, types)); Tensor logits = enc.maskedLmLogits(seq)) {
+                assertTrue(worstTokenError(logits.reshape(2, 20, 200), want.tensor("mlm_logits"), mask) <= MAX_TOKEN_REL_ERR);
+            }
+        }
+    }
+
+    @Test
+    void manyThreadsShareOneLoadedCheckpointModel() throws Exception {
+        Path dir = ROOT.resolve("pub-bh4r2");
+        try (Encoder enc = Encoder.load(dir.resolve("last.ckpt"), Encoder.Options.DEFAULT.withThreads(2));
+             SafetensorsFile in = SafetensorsFile.open(dir.resolve("expected.safetensors"))) {
+            Batch batch = new Batch(2, 20, in.ints("input_ids"), in.ints("attention_mask"), in.ints("token_type_ids"));
+            float[] want;
+            try (Tensor seq = enc.forward(batch); Tensor logits = enc.maskedLmLogits(seq)) {
+                want = logits.toFloatArray();
+            }
+            List<java.util.concurrent.Future<float[]>> results = new ArrayList<>();
+            try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                for (int i = 0; i < 32; i++)
+                    results.add(threads.submit(() -> {
+                        try (Tensor seq = enc.forward(batch); Tensor logits = enc.maskedLmLogits(seq)) {
+                            return logits.toFloatArray();
+                        }
+                    }));
+            }
+            for (var r : results) org.junit.jupiter.api.Assertions.assertArrayEquals(want, r.get(), "same bits on every thread");
+        }
+    }
+
+    @Test
+    void aLightningCheckpointKeepsItsOptimizerStateUnread() {
+        try (TorchCheckpoint ckpt = TorchCheckpoint.open(ROOT.resolve("pub-bh4r2/last.ckpt"))) {
+            assertTrue(ckpt.isLightning());
+            assertEquals("archive", ckpt.root());
+            assertTrue(ckpt.topLevelKeys().contains("optimizer_states"));
+            assertTrue(ckpt.contains("model.roberta.encoder.layer.1.FFN.tables"));
+            assertFalse(ckpt.names().stream().anyMatch(n -> n.contains("exp_avg")), "only state_dict tensors are resolved");
+            // lm_head.decoder.bias and lm_head.bias share one storage: one memory, not two copies
+            assertEquals(ckpt.tensor("model.lm_head.bias").segment().address(),
+                    ckpt.tensor("model.lm_head.decoder.bias").segment().address());
+        }
+        try (TorchCheckpoint bin = TorchCheckpoint.open(ROOT.resolve("pub-dense/pytorch_model.bin"))) {
+            assertFalse(bin.isLightning());
+            assertEquals("pytorch_model", bin.root());
+            assertEquals(List.of(48L, 64L), List.of(bin.tensor("roberta.encoder.layer.2.FFN.hash.projection.weight").shape()[0],
+                    bin.tensor("roberta.encoder.layer.2.FFN.hash.projection.weight").shape()[1]));
+        }
+    }
+
+    @Test
+    void withoutAnyConfigurationTheErrorListsTheMissingKeys(@TempDir Path tmp) throws Exception {
+        Path alone = Files.copy(ROOT.resolve("pub-bh4r2/last.ckpt"), tmp.resolve("last.ckpt"));
+        FormatException e = assertThrows(FormatException.class, () -> Encoder.load(alone));
+        for (String key : List.of("num_attention_heads", "hidden_size", "ffn_num_table", "ffn_table_size", "projection_type"))
+            assertTrue(e.getMessage().contains(key), e.getMessage());
+        // a training file without the head count: named, never guessed
+        Path partial = tmp.resolve("partial.py");
+        Files.writeString(partial, Files.readString(ROOT.resolve("pub-bh4r2/training-config.py"))
+                .replaceAll("(?m)^model\\.num_attention_heads.*$", "")
+                .replaceAll("(?m)^model\\.attention_head_size.*$", ""));
+        FormatException heads = assertThrows(FormatException.class,
+                () -> Encoder.load(alone, Encoder.Options.DEFAULT.withConfig(partial)));
+        assertTrue(heads.getMessage().contains("lacks num_attention_heads"), heads.getMessage());
+        assertTrue(heads.getMessage().contains(partial.toString()), heads.getMessage());
+    }
+
+    @Test
+    void aShapeThatDisagreesWithTheConfigurationNamesTheTensor(@TempDir Path tmp) throws Exception {
+        Path alone = Files.copy(ROOT.resolve("pub-bh4r2/last.ckpt"), tmp.resolve("last.ckpt"));
+        // the dense model's configuration for the BH4 model's weights: tables are 24 × 32, not 12 × 16
+        FormatException e = assertThrows(FormatException.class,
+                () -> Encoder.load(alone, Encoder.Options.DEFAULT.withConfig(ROOT.resolve("pub-dense/config.json"))));
+        assertTrue(e.getMessage().contains("model.roberta.embeddings.position_embeddings.weight")
+                || e.getMessage().contains("model.roberta.encoder.layer.0.FFN.tables"), e.getMessage());
+        // older files say hash_linear_type instead of projection_type
+        Path older = tmp.resolve("older.json");
+        Files.writeString(older, Files.readString(ROOT.resolve("pub-bh4r2/config.json")).replace("\"projection_type\"", "\"hash_linear_type\""));
+        try (Encoder enc = Encoder.load(alone, Encoder.Options.DEFAULT.withConfig(older))) {
+            assertEquals(2, enc.model().config().layers());
+        }
+    }
+
+    @Test
+    void forwardTakesI32IdsAndDefaultsTheMaskAndTypes(@TempDir Path tmp) throws Exception {
+        Path dir = ROOT.resolve("pub-dense"), in = tmp.resolve("in.safetensors"), out = tmp.resolve("out.safetensors");
+        int[] ids = {0, 17, 42, 99, 2, 0, 5, 6, 7, 2};
+        try (Tensor t = Tensor.allocate(dev.lookupffn.tensor.DType.I32, 2, 5)) {
+            for (int i = 0; i < ids.length; i++) t.segment().setAtIndex(ValueLayout.JAVA_INT, i, ids[i]);
+            dev.lookupffn.safetensors.SafetensorsWriter.write(in, java.util.Map.of("input_ids", t), java.util.Map.of());
+        }
+        String[] r = cli("forward", "--model", dir.toString(), "--input", in.toString(), "--output", out.toString());
+        assertEquals("0", r[0], r[2]);
+        try (SafetensorsFile got = SafetensorsFile.open(out); Encoder enc = Encoder.load(dir);
+             Tensor seq = enc.forward(new Batch(2, 5, ids, new int[] {1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, new int[10]))) {
+            assertEquals(List.of(2L, 5L, 64L), java.util.Arrays.stream(got.entry("sequence_output").shape()).boxed().toList());
+            assertEquals(List.of(2L, 5L, 250L), java.util.Arrays.stream(got.entry("mlm_logits").shape()).boxed().toList());
+            org.junit.jupiter.api.Assertions.assertArrayEquals(seq.toFloatArray(), got.floats("sequence_output"));
+        }
+        // an id outside the vocabulary is one clear line, exit 1
+        try (Tensor t = Tensor.allocate(dev.lookupffn.tensor.DType.I64, 1, 2)) {
+            t.segment().setAtIndex(ValueLayout.JAVA_LONG, 1, 250);
+            dev.lookupffn.safetensors.SafetensorsWriter.write(in, java.util.Map.of("input_ids", t), java.util.Map.of());
+        }
+        r = cli("forward", "--model", dir.toString(), "--input", in.toString(), "--output", out.toString());
+        assertEquals("1", r[0]);
+        assertTrue(r[2].contains("token id 250"), r[2]);
+    }
+
+    @Test
+    void convertNeverOverwritesItsInput(@TempDir Path tmp) throws Exception {
+        Path folder = tmp.resolve("m");
+        Files.createDirectories(folder);
+        Files.copy(ROOT.resolve("pub-dense/pytorch_model.bin"), folder.resolve("pytorch_model.bin"));
+        Files.copy(ROOT.resolve("pub-dense/config.json"), folder.resolve("config.json"));
+        byte[] before = Files.readAllBytes(folder.resolve("pytorch_model.bin"));
+        String[] r = cli("convert", "--model", folder.toString(), "--output", folder.resolve("pytorch_model.bin").toString());
+        assertEquals("1", r[0]);
+        assertTrue(r[2].contains("never overwrites"), r[2]);
+        assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(folder.resolve("pytorch_model.bin"))));
+        // into the folder itself: model.safetensors then takes precedence and loads with no config.json needed
+        r = cli("convert", "--model", folder.toString(), "--output", folder.resolve("model.safetensors").toString());
+        assertEquals("0", r[0], r[2]);
+        try (Encoder enc = Encoder.load(folder)) { // the authors' config.json beside it is not a HuggingFace one
+            assertEquals(EncoderConfig.Norm.PRE, enc.model().config().norm());
+        }
+        Files.delete(folder.resolve("config.json"));
+        try (Encoder enc = Encoder.load(folder)) {
+            assertEquals(3, enc.model().config().layers());
+            assertTrue(enc.hasMaskedLmHead());
+        }
+    }
+}

@@ -31,11 +31,27 @@ public final class Main {
             err.flush();
             return 1;
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (VirtualMachineError e) {
+            // picocli hands Exceptions to the handler above; Errors (out of memory, a fault reading a mapped file
+            // that shrank) come out here: still one line and exit 1, never a stack trace unless --verbose
+            if (verbose) e.printStackTrace(err);
+            String command = cli.getParseResult() == null || !cli.getParseResult().hasSubcommand() ? "lookupffn"
+                    : "lookupffn " + cli.getParseResult().subcommand().commandSpec().name();
+            err.println(command + ": " + oneLine(e));
+            err.flush();
+            return 1;
+        }
     }
 
     static String oneLine(Throwable ex) {
-        if (ex instanceof LookupFfnException || ex instanceof java.io.IOException
+        if (ex instanceof java.io.UncheckedIOException && ex.getCause() != null && ex.getMessage() == null) ex = ex.getCause();
+        if (ex instanceof OutOfMemoryError)
+            return "out of memory: " + ex.getMessage() + " (try smaller sizes or batches, or a larger -Xmx)";
+        if (ex instanceof InternalError && ex.getMessage() != null && ex.getMessage().contains("unsafe memory access"))
+            return "a memory-mapped file shrank while it was read (was it rewritten in place?): " + ex.getMessage();
+        if (ex instanceof LookupFfnException || ex instanceof java.io.IOException || ex instanceof java.io.UncheckedIOException
                 || ex instanceof IllegalArgumentException || ex instanceof IllegalStateException) {
             String m = ex.getMessage();
             return m == null ? ex.getClass().getSimpleName() : m.replace('\n', ' ');

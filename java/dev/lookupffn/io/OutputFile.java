@@ -4,8 +4,10 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -73,14 +75,45 @@ public final class OutputFile {
      */
     public static void checkWritable(Path path) throws IOException {
         Path target = followLinks(path);
+        requireFolder(path, target);
         if (Files.isDirectory(target)) throw new IOException("cannot write " + path + ": it is a folder");
-        Path dir = target.getParent();
-        if (!Files.isDirectory(dir)) throw new IOException("cannot write " + path + ": folder " + dir + " does not exist");
     }
 
-    /** Writes {@code content} to {@code path} as described in the class comment. */
+    /** The folder {@code target} goes into; it must exist: a typo in a path should not create folders. */
+    private static Path requireFolder(Path path, Path target) throws IOException {
+        Path dir = target.getParent();
+        if (dir == null) throw new IOException("cannot write " + path + ": it is a folder"); // the root
+        if (Files.isDirectory(dir)) return dir;
+        if (Files.exists(dir)) throw new IOException("cannot write " + path + ": " + dir + " is not a folder");
+        throw new IOException("cannot write " + path + ": folder " + dir + " does not exist");
+    }
+
+    /**
+     * Writes {@code content} to {@code path} as described in the class comment.
+     *
+     * @throws IOException with a message that starts "cannot write PATH: " and says why
+     */
     public static void write(Path path, Content content) throws IOException {
+        try {
+            writeChecked(path, content);
+        } catch (IOException e) {
+            String m = e.getMessage();
+            if (m != null && m.startsWith("cannot write ")) throw e;
+            throw new IOException("cannot write " + path + ": " + reason(e), e);
+        }
+    }
+
+    /** What went wrong, readably: a FileSystemException's message is often just a path. */
+    private static String reason(IOException e) {
+        if (e instanceof AccessDeniedException a) return "permission denied (" + a.getFile() + ")";
+        if (e instanceof FileSystemException f && f.getReason() != null) return f.getReason() + " (" + f.getFile() + ")";
+        if (e instanceof FileSystemException f) return e.getClass().getSimpleName() + " (" + f.getFile() + ")";
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
+    private static void writeChecked(Path path, Content content) throws IOException {
         Path target = followLinks(path);
+        Path dir = requireFolder(path, target);
         BasicFileAttributes existing = null;
         try {
             existing = Files.readAttributes(target, BasicFileAttributes.class);
@@ -89,14 +122,12 @@ public final class OutputFile {
         }
         if (existing != null && existing.isDirectory()) throw new IOException("cannot write " + path + ": it is a folder");
         if (existing != null && !existing.isRegularFile()) {
-            // a device or FIFO: write in place; no fsync (a device may refuse it) and no truncation beyond O_TRUNC's
+            // a device or FIFO: written in place, as a shell redirection would; no fsync (a device may refuse it)
             try (FileChannel ch = FileChannel.open(target, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 content.writeTo(unclosable(ch));
             }
             return;
         }
-        Path dir = target.getParent();
-        if (!Files.isDirectory(dir)) throw new IOException("cannot write " + path + ": folder " + dir + " does not exist");
         removeAbandonedTemps(dir, target.getFileName().toString());
         Path tmp = createTemp(dir, target.getFileName().toString());
         boolean done = false;

@@ -134,7 +134,7 @@ class OutputFileTest {
     }
 
     @Test
-    void aMissingFolderIsAnErrorAndIsNotCreated() {
+    void aMissingFolderIsAnErrorAndIsNotCreated() throws IOException {
         Path out = dir.resolve("missing/sub/out.safetensors");
         var e = assertThrows(UncheckedIOException.class, () -> writeSmall(out));
         assertTrue(e.getMessage().contains("does not exist") && e.getMessage().contains(out.toString()), e.getMessage());
@@ -144,6 +144,9 @@ class OutputFileTest {
         assertFalse(Files.exists(dir.resolve("missing")), "the folder was created");
         var c = assertThrows(IOException.class, () -> OutputFile.checkWritable(out));
         assertTrue(c.getMessage().contains("does not exist"), c.getMessage());
+        Path file = Files.writeString(dir.resolve("file.txt"), "x"), under = file.resolve("o.json");
+        var f = assertThrows(IOException.class, () -> OutputFile.write(under, ch -> {}));
+        assertEquals("cannot write " + under + ": " + file + " is not a folder", f.getMessage());
     }
 
     @Test
@@ -153,7 +156,7 @@ class OutputFileTest {
             ch.write(ByteBuffer.wrap(new byte[1 << 20]));
             throw new IOException("disk full (simulated)");
         }));
-        assertEquals("disk full (simulated)", e.getMessage());
+        assertEquals("cannot write " + out + ": disk full (simulated)", e.getMessage());
         assertEquals("old", Files.readString(out));
         assertEquals(List.of(), temps());
         assertThrows(OutOfMemoryError.class, () -> OutputFile.write(out, ch -> {

@@ -175,6 +175,40 @@ class HuggingFaceParityTest {
         assertNoDifferences(diffs, texts.size());
     }
 
+    /**
+     * WordPiece without its usual 100-character cap (max_input_chars_per_word raised to a million). Ours tries at
+     * most as many lengths per piece as the longest vocabulary entry has, so a 100,000-letter word stays linear in
+     * its length; HF tries every length down from the word's end (quadratic: the reason for its cap), so the
+     * comparison with HF uses 1,000-letter words, and the 100,000-letter ones are checked to split back into the word.
+     */
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void wordPieceWithoutTheLengthCapStaysLinearAndIdentical() throws IOException {
+        var root = (com.fasterxml.jackson.databind.node.ObjectNode) TestTokenizers.JSON.readTree(miniLmJson.toFile());
+        ((com.fasterxml.jackson.databind.node.ObjectNode) root.get("model")).put("max_input_chars_per_word", 1_000_000);
+        Path uncapped = dir.resolve("uncapped-tokenizer.json");
+        TestTokenizers.JSON.writeValue(uncapped.toFile(), root);
+        Tokenizer ours = Tokenizers.fromTokenizerJson(uncapped).withMaxLength(0);
+        Random rnd = new Random(5);
+        String[] alphabets = {"a", "abcdefghijklmnopqrstuvwxyz", "etaoinshrdlu", "中文字", "xq"};
+        List<String> diffs = new ArrayList<>();
+        try (HuggingFaceTokenizer djl = TestTokenizers.djl(uncapped)) {
+            for (String alphabet : alphabets) {
+                String text = randomWord(rnd, alphabet, 1_000);
+                String d = compare(ours, djl, text, true);
+                if (d != null) diffs.add(d.length() > 400 ? d.substring(0, 400) + "..." : d);
+            }
+        }
+        assertNoDifferences(diffs, alphabets.length);
+        for (String alphabet : List.of("a", "abcdefghijklmnopqrstuvwxyz", "etaoinshrdlu", "xq")) { // one word each (CJK is split per char)
+            String word = randomWord(rnd, alphabet, 100_000);
+            Encoding e = ours.encode(word, false);
+            StringBuilder back = new StringBuilder();
+            for (String t : e.tokens()) back.append(t.startsWith("##") ? t.substring(2) : t);
+            assertEquals(word, back.toString(), "the pieces of a 100,000-letter word of '" + alphabet + "' spell it");
+        }
+    }
+
     /** Random mixed text whose words are long (hundreds to thousands of letters), compared with HF. */
     @ParameterizedTest
     @ValueSource(strings = {"minilm", "gpt2-json"})

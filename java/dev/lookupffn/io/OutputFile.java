@@ -22,6 +22,7 @@ import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -38,7 +39,7 @@ import java.util.concurrent.ThreadLocalRandom;
  *   <li>A missing parent folder is an error, never created silently.</li>
  *   <li>The temp file is removed when writing fails, and by a shutdown hook when the JVM ends mid-write (SIGTERM,
  *       SIGINT, {@code System.exit}). A temp file that a killed process (SIGKILL) left behind is removed by the
- *       next write to the same output, once it is ten minutes old.</li>
+ *       next process that writes into the same folder, once it is ten minutes old.</li>
  * </ul>
  */
 public final class OutputFile {
@@ -59,6 +60,8 @@ public final class OutputFile {
 
     private static final Object LOCK = new Object();
     private static final Set<Path> IN_PROGRESS = new HashSet<>();
+    /** Folders already searched for abandoned temps in this JVM. */
+    private static final Set<Path> SWEPT = ConcurrentHashMap.newKeySet();
     private static boolean shuttingDown;
 
     static {
@@ -128,7 +131,7 @@ public final class OutputFile {
             }
             return;
         }
-        removeAbandonedTemps(dir, target.getFileName().toString());
+        removeAbandonedTemps(dir);
         Path tmp = createTemp(dir, target.getFileName().toString());
         boolean done = false;
         try {
@@ -204,19 +207,23 @@ public final class OutputFile {
         to.setPermissions(mode);
     }
 
-    /** Deletes temp files of {@code name} whose writing process no longer runs (it was killed with SIGKILL). */
-    private static void removeAbandonedTemps(Path dir, String name) {
-        String prefix = "." + name + TEMP_MARK;
+    /**
+     * Deletes the temp files in {@code dir} whose writing process no longer runs (it was killed with SIGKILL) and
+     * that are old enough. Each folder is looked at once per JVM: a server writing many files into one folder does
+     * not list it on every write.
+     */
+    private static void removeAbandonedTemps(Path dir) {
+        if (!SWEPT.add(dir)) return;
         try (DirectoryStream<Path> temps = Files.newDirectoryStream(dir, f -> {
             String n = f.getFileName().toString();
-            return n.startsWith(prefix) && n.endsWith(".tmp");
+            return n.startsWith(".") && n.contains(TEMP_MARK) && n.endsWith(".tmp");
         })) {
             for (Path f : temps) {
-                String rest = f.getFileName().toString().substring(prefix.length());
-                int dot = rest.indexOf('.');
+                String n = f.getFileName().toString();
+                String rest = n.substring(n.lastIndexOf(TEMP_MARK) + TEMP_MARK.length());
                 long pid;
                 try {
-                    pid = Long.parseLong(rest.substring(0, Math.max(dot, 0)));
+                    pid = Long.parseLong(rest.substring(0, Math.max(rest.indexOf('.'), 0)));
                 } catch (NumberFormatException e) {
                     continue; // not one of ours
                 }

@@ -174,7 +174,7 @@ class OutputFileTest {
         assertTrue(Files.isDirectory(sub));
     }
 
-    /** What a SIGKILLed writer left behind is removed by the next write, but never a live or recent writer's temp. */
+    /** What a SIGKILLed writer left behind is removed by the next write into its folder, never a live or recent writer's temp. */
     @Test
     void abandonedTempsOfKilledWritersAreRemoved() throws Exception {
         Process gone = new ProcessBuilder("true").start();
@@ -188,11 +188,14 @@ class OutputFileTest {
         Files.setLastModifiedTime(live, FileTime.from(Instant.now().minus(OutputFile.ABANDONED_AFTER).minusSeconds(60)));
         Path other = Files.write(dir.resolve(".other.json" + OutputFile.TEMP_MARK + deadPid + ".jkl.tmp"), new byte[10]);
         Files.setLastModifiedTime(other, FileTime.from(Instant.now().minus(OutputFile.ABANDONED_AFTER).minusSeconds(60)));
+        Path notOurs = Files.write(dir.resolve(".other.json.12345.tmp"), new byte[10]);
+        Files.setLastModifiedTime(notOurs, FileTime.from(Instant.now().minus(OutputFile.ABANDONED_AFTER).minusSeconds(60)));
         OutputFile.write(out, ch -> ch.write(ByteBuffer.wrap("{}".getBytes(StandardCharsets.UTF_8))));
         assertFalse(Files.exists(abandoned), "an abandoned temp of a dead process stays");
         assertTrue(Files.exists(recent), "a recent temp may belong to a live writer on another host");
         assertTrue(Files.exists(live), "a live process's temp was removed");
-        assertTrue(Files.exists(other), "another output's temp was removed");
+        assertFalse(Files.exists(other), "an abandoned temp of another output in the folder stays");
+        assertTrue(Files.exists(notOurs), "a file that is not one of our temps was removed");
     }
 
     /**

@@ -6,8 +6,10 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code lookupffn} command line. Exit codes: 0 success, 1 a runtime failure (bad file, bad data: one line
- * on stderr naming what is wrong; {@code --verbose} adds the stack trace), 2 bad arguments (with usage).
+ * The {@code lookupffn} command line. Exit codes: 0 success; 1 a runtime failure (a bad or missing file, a missing
+ * output folder, a file that shrank while read, memory that cannot be had: one line on stderr naming what is
+ * wrong, {@code --verbose} adds the stack trace); 2 bad arguments, a number outside its range included (with
+ * usage, before any work).
  */
 @Command(name = "lookupffn", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "LookupFFN for the JVM: compute-lite transformer feed-forward layers on CPUs.",
@@ -46,7 +48,6 @@ public final class Main {
     }
 
     static String oneLine(Throwable ex) {
-        if (ex instanceof java.io.UncheckedIOException && ex.getCause() != null && ex.getMessage() == null) ex = ex.getCause();
         if (ex instanceof OutOfMemoryError)
             return "out of memory: " + ex.getMessage() + " (try smaller sizes or batches, or a larger -Xmx)";
         if (ex instanceof InternalError && ex.getMessage() != null && ex.getMessage().contains("unsafe memory access"))

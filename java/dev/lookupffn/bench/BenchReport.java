@@ -4,11 +4,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lookupffn.io.OutputFile;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
+import java.nio.channels.Channels;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
@@ -74,13 +74,8 @@ public final class BenchReport {
             }
             charts.add(chart);
         }
-        Path tmp = tempBeside(path, ".png");
-        try {
-            BitmapEncoder.saveBitmap(charts, 1, charts.size(), tmp.toString(), BitmapEncoder.BitmapFormat.PNG);
-            Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        OutputFile.write(path, out -> BitmapEncoder.saveBitmap(charts, 1, charts.size(), Channels.newOutputStream(out),
+                BitmapEncoder.BitmapFormat.PNG));
     }
 
     public static void printKernels(KernelBreakdown.Result k, PrintWriter out) {
@@ -132,15 +127,9 @@ public final class BenchReport {
         return root;
     }
 
-    /** Writes JSON atomically (temp file, then rename). */
+    /** Writes JSON through {@link OutputFile} (atomic replace, symlinks followed, devices written directly). */
     public static void writeJson(ObjectNode json, Path path) throws IOException {
-        Path tmp = tempBeside(path, ".tmp");
-        try {
-            JSON.writeValue(tmp.toFile(), json);
-            Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        OutputFile.write(path, out -> JSON.writeValue(Channels.newOutputStream(out), json));
     }
 
     /** A bar chart of throughput (tokens/s) per candidate, with the speedup over oneDNN in the title. */
@@ -160,13 +149,7 @@ public final class BenchReport {
                 : String.format("%s (%.2fx)", row.name(), row.speedupVsOnednn())).toList();
         List<Double> values = r.rows().stream().map(FfnBenchmark.Row::tokensPerS).toList();
         chart.addSeries("tokens/s", names, values);
-        Path tmp = tempBeside(path, ".png"); // XChart appends .png to names without it
-        try {
-            BitmapEncoder.saveBitmap(chart, tmp.toString(), BitmapEncoder.BitmapFormat.PNG);
-            Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        OutputFile.write(path, out -> BitmapEncoder.saveBitmap(chart, Channels.newOutputStream(out), BitmapEncoder.BitmapFormat.PNG));
     }
 
     // ------------------------------------------------------------------------------------------------ encoder
@@ -267,19 +250,8 @@ public final class BenchReport {
         stages.getStyler().setDecimalPattern("#,###.#");
         for (var s : dev.lookupffn.model.TransformerEncoder.Stage.values())
             stages.addSeries(stageLabel(s), shortNames, r.rows().stream().map(row -> 1e3 * row.stageSeconds().get(s)).toList());
-        Path tmp = tempBeside(path, ".png");
-        try {
-            BitmapEncoder.saveBitmap(List.of(throughput, stages), 1, 2, tmp.toString(), BitmapEncoder.BitmapFormat.PNG);
-            Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
-    }
-
-    static Path tempBeside(Path path, String suffix) throws IOException {
-        Path dir = path.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        return Files.createTempFile(dir, "." + path.getFileName() + ".", suffix);
+        OutputFile.write(path, out -> BitmapEncoder.saveBitmap(List.of(throughput, stages), 1, 2,
+                Channels.newOutputStream(out), BitmapEncoder.BitmapFormat.PNG));
     }
 
     /** Seconds with four decimals, or microsecond resolution below 10 ms (small batches). */

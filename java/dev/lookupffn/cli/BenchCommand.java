@@ -2,6 +2,7 @@ package dev.lookupffn.cli;
 
 import dev.lookupffn.bench.BenchReport;
 import dev.lookupffn.bench.FfnBenchmark;
+import dev.lookupffn.io.OutputFile;
 import dev.lookupffn.parallel.WorkerPool;
 import dev.lookupffn.bench.KernelBreakdown;
 import dev.lookupffn.bench.ScalingSweep;
@@ -91,18 +92,61 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     EncoderBenchOptions encoderBench;
 
+    // Ranges: generous for any real layer, small enough that no single size overflows or asks for absurd memory
+    static final long MAX_TOKENS = 1L << 24, MAX_DIM = 1L << 16, MAX_FFN = 1L << 18, MAX_TABLES = 1L << 16,
+            MAX_TABLE_ROWS = 1L << 16, MAX_REPETITIONS = 100_000;
+
+    /** Every size in its range before anything is allocated: a usage error (exit 2) naming the option. */
+    private void validate() {
+        Args.inRange(spec, "--tokens", tokens, 1, MAX_TOKENS);
+        Args.inRange(spec, "--dim", dim, 1, MAX_DIM);
+        Args.inRange(spec, "--ffn", ffn, 1, MAX_FFN);
+        Args.inRange(spec, "--tables", tables, 1, MAX_TABLES);
+        if (Long.bitCount(tableRows) != 1 || tableRows < 2 || tableRows > MAX_TABLE_ROWS)
+            throw Args.usage(spec, "--table-rows must be a power of two in 2.." + MAX_TABLE_ROWS + ", got " + tableRows);
+        long padded = Long.highestOneBit(dim) == dim ? dim : Long.highestOneBit(dim) << 1; // BH4 works on width P
+        if (block < 1 || block > padded || Long.bitCount(block) != 1)
+            throw Args.usage(spec, "--block must be a power of two in 1.." + padded + " (it divides the padded width "
+                    + padded + " of --dim " + dim + "), got " + block);
+        Args.threads(spec, threads);
+        Args.inRange(spec, "--repetitions", repetitions, 1, MAX_REPETITIONS);
+        Args.inRange(spec, "--warmup", warmup, 0, MAX_REPETITIONS);
+        long bytes = estimatedBytes();
+        long physical = physicalMemory();
+        if (physical > 0 && bytes > physical)
+            throw Args.usage(spec, String.format("these sizes need about %.1f GiB (--tokens x --dim activations, --dim x --ffn "
+                    + "weights, --tables x --table-rows x --dim tables), more than this machine's %.1f GiB",
+                    bytes / GIB, physical / GIB));
+    }
+
+    private static final double GIB = 1L << 30;
+
+    /**
+     * Bytes the largest buffers take: input and output, two dense weight matrices, the tables and their packed
+     * copy (for --scaling, at the sweep's largest tokens and tables).
+     */
+    private long estimatedBytes() {
+        double t = scaling ? Math.max(tokens, 65536) : tokens, h = scaling ? Math.max(tables, 256) : tables;
+        double b = 4.0 * (2.0 * t * dim + 2.0 * dim * ffn + 2.0 * h * tableRows * dim);
+        return b >= Long.MAX_VALUE ? Long.MAX_VALUE : (long) b;
+    }
+
+    private static long physicalMemory() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os)
+            return os.getTotalMemorySize();
+        return 0;
+    }
+
     @Override
     public Integer call() throws Exception {
         if (encoderBench.encoder) return encoderBench.run(this);
         EncoderBenchOptions.rejectWithoutEncoder(this);
-        if (Long.bitCount(tableRows) != 1 || tableRows < 2)
-            throw new ParameterException(spec.commandLine(), "--table-rows must be a power of two >= 2, got " + tableRows);
-        if (threads != null && threads < 1) throw new ParameterException(spec.commandLine(), "--threads must be >= 1");
         if (quick) {
             if (!spec.commandLine().getParseResult().hasMatchedOption("--tokens")) tokens = 4096;
             if (!spec.commandLine().getParseResult().hasMatchedOption("--repetitions")) repetitions = 3;
             if (!spec.commandLine().getParseResult().hasMatchedOption("--warmup")) warmup = 1;
         }
+        validate();
         int tau = Long.numberOfTrailingZeros(tableRows);
         FfnBenchmark.Config config;
         try {
@@ -111,6 +155,9 @@ final class BenchCommand implements Callable<Integer> {
         } catch (RuntimeException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
+        // a missing folder is found now, not after minutes of measuring
+        if (json != null) OutputFile.checkWritable(json);
+        if (chart != null) OutputFile.checkWritable(chart);
         int steps = (config.warmup() + config.repetitions()) * FfnBenchmark.candidateCount(config)
                 + (scaling ? ScalingSweep.steps(config) : 0) + (kernels ? KernelBreakdown.steps() : 0);
         FfnBenchmark.Result result;

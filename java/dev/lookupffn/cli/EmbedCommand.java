@@ -1,7 +1,6 @@
 package dev.lookupffn.cli;
 
 import dev.lookupffn.model.Encoder;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -20,6 +19,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code embed}: one text per line on stdin (UTF-8), one JSON array of floats per line on stdout, in order.
+ * Lines end at {@code \n} (or {@code \r\n}); a lone {@code \r} is part of the text, so output lines match input lines.
  * The default model is the embedded all-MiniLM-L6-v2 (mean pooling, L2-normalised).
  */
 @Command(name = "embed", mixinStandardHelpOptions = true,
@@ -27,6 +27,8 @@ import picocli.CommandLine.Spec;
 public final class EmbedCommand implements Callable<Integer> {
     /** Lines embedded per chunk: output starts before stdin ends, memory stays bounded. */
     static final int CHUNK_LINES = 1024;
+    /** A forward pass holds batch × sequence × width activations; beyond this a batch only costs memory. */
+    static final int MAX_BATCH_SIZE = 4096;
 
     @Spec
     CommandSpec spec;
@@ -67,9 +69,8 @@ public final class EmbedCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (threads != null && threads < 1)
-            throw new ParameterException(spec.commandLine(), "--threads must be at least 1, got " + threads);
-        if (batchSize < 1) throw new ParameterException(spec.commandLine(), "--batch-size must be at least 1, got " + batchSize);
+        Args.threads(spec, threads);
+        Args.inRange(spec, "--batch-size", batchSize, 1, MAX_BATCH_SIZE);
         Encoder.Pooling p = null;
         if (pooling != null) {
             p = switch (pooling.toLowerCase(Locale.ROOT)) {
@@ -81,7 +82,8 @@ public final class EmbedCommand implements Callable<Integer> {
         Encoder.Options options = new Encoder.Options(p, normalize, batchSize, threads == null ? 0 : threads);
         PrintWriter out = spec.commandLine().getOut();
         try (Encoder encoder = model == null ? Encoder.loadDefault(options) : Encoder.load(model, options);
-             BufferedReader in = new BufferedReader(new InputStreamReader(stdin, StandardCharsets.UTF_8))) {
+             InputStreamReader reader = new InputStreamReader(stdin, StandardCharsets.UTF_8)) {
+            LineReader in = new LineReader(reader);
             List<String> chunk = new ArrayList<>(CHUNK_LINES);
             StringBuilder line = new StringBuilder();
             for (String text; (text = in.readLine()) != null; ) {

@@ -69,7 +69,7 @@ final class EncoderBenchOptions {
                 throw new ParameterException(line, o + " does not apply to --encoder (tokens are --batch x --seq-len, the width is --hidden)");
         if (Long.bitCount(cmd.tableRows) != 1 || cmd.tableRows < 2)
             throw new ParameterException(line, "--table-rows must be a power of two >= 2, got " + cmd.tableRows);
-        if (cmd.threads != null && cmd.threads < 1) throw new ParameterException(line, "--threads must be at least 1, got " + cmd.threads);
+        Args.threads(cmd.spec, cmd.threads);
         EncoderBenchmark.Config d = EncoderBenchmark.Config.defaults(1);
         int repetitions = cmd.quick && !parsed.hasMatchedOption("--repetitions") ? 3 : cmd.repetitions;
         int warmup = cmd.quick && !parsed.hasMatchedOption("--warmup") ? 1 : cmd.warmup;
@@ -86,6 +86,9 @@ final class EncoderBenchOptions {
         } catch (RuntimeException e) {
             throw new ParameterException(line, e.getMessage());
         }
+        // a missing folder is found now, not after minutes of measuring
+        if (cmd.json != null) dev.lookupffn.io.OutputFile.checkWritable(cmd.json);
+        if (cmd.chart != null) dev.lookupffn.io.OutputFile.checkWritable(cmd.chart);
         if (EncoderBenchmark.candidates(config).isEmpty())
             throw new ParameterException(line, "--only " + String.join(",", cmd.only) + " with --dtype " + cmd.dtype
                     + " selects no candidate that can run here");

@@ -1,12 +1,15 @@
 package dev.lookupffn.cli;
 
 import dev.lookupffn.LookupFfnException.ShapeException;
+import dev.lookupffn.io.OutputFile;
 import dev.lookupffn.layer.LookupFfn;
 import dev.lookupffn.parallel.WorkerPool;
 import dev.lookupffn.safetensors.SafetensorsFile;
+import dev.lookupffn.safetensors.SafetensorsFile.OpenMode;
 import dev.lookupffn.safetensors.SafetensorsWriter;
 import dev.lookupffn.tensor.DType;
 import dev.lookupffn.tensor.Tensor;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -50,30 +53,41 @@ final class LayerCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "Show stack traces on errors.")
     boolean verbose;
 
+    /** Test seam: runs once the files are open, before the layer is loaded (a test truncates them here). */
+    static volatile Runnable afterFilesOpened = () -> {};
+
     @Override
-    public Integer call() {
-        if (threads != null && threads < 1) throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                "--threads must be at least 1, got " + threads);
+    public Integer call() throws IOException {
+        Args.threads(spec, threads);
+        if (!(eps >= 0) || Float.isInfinite(eps))
+            throw Args.usage(spec, "--eps must be a finite number >= 0, got " + eps);
         DType tableType = switch (dtype.toLowerCase()) {
             case "f32" -> DType.F32;
             case "bf16" -> DType.BF16;
-            default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--dtype must be f32 or bf16, got " + dtype);
+            default -> throw Args.usage(spec, "--dtype must be f32 or bf16, got " + dtype);
         };
         LookupFfn.Options options = new LookupFfn.Options(eps, tableType);
-        try (SafetensorsFile w = SafetensorsFile.open(weights);
-             SafetensorsFile in = input.toAbsolutePath().equals(weights.toAbsolutePath()) ? null : SafetensorsFile.open(input);
-             LookupFfn layer = LookupFfn.load(w, prefix, options);
-             WorkerPool pool = threads == null ? WorkerPool.shared() : WorkerPool.create(threads)) {
-            SafetensorsFile source = in == null ? w : in;
-            Tensor x = source.tensor(inputName);
-            if (x.dtype() != DType.F32 || x.rank() != 2)
-                throw new ShapeException(source.path() + ": tensor '" + inputName + "' should be a 2-D F32 tensor, got "
-                        + x.dtype() + " " + java.util.Arrays.toString(x.shape()));
-            try (Tensor out = Tensor.allocate(DType.F32, x.dim(0), layer.config().outDim())) {
-                layer.forward(x, out, pool);
-                SafetensorsWriter.write(output, Map.of("output", out), Map.of("format", "lookupffn-layer-output"));
+        OutputFile.checkWritable(output); // a missing folder is found before the work, not after it
+        boolean sameFile = input.toAbsolutePath().equals(weights.toAbsolutePath());
+        // The input goes to native kernels, so it is read into memory this process owns: mapped, a file rewritten
+        // in place meanwhile would SIGBUS the JVM. The weights may stay mapped: loading copies them (Java-side reads
+        // of a shrunken mapping are an InternalError, reported as one line), unless they share the input's file.
+        try (SafetensorsFile w = SafetensorsFile.open(weights, sameFile ? OpenMode.COPY : OpenMode.MAP);
+             SafetensorsFile in = sameFile ? null : SafetensorsFile.open(input, OpenMode.COPY)) {
+            afterFilesOpened.run();
+            try (LookupFfn layer = LookupFfn.load(w, prefix, options);
+                 WorkerPool pool = threads == null ? WorkerPool.shared() : WorkerPool.create(threads)) {
+                SafetensorsFile source = in == null ? w : in;
+                Tensor x = source.tensor(inputName);
+                if (x.dtype() != DType.F32 || x.rank() != 2)
+                    throw new ShapeException(source.path() + ": tensor '" + inputName + "' should be a 2-D F32 tensor, got "
+                            + x.dtype() + " " + java.util.Arrays.toString(x.shape()));
+                try (Tensor out = Tensor.allocate(DType.F32, x.dim(0), layer.config().outDim())) {
+                    layer.forward(x, out, pool);
+                    SafetensorsWriter.write(output, Map.of("output", out), Map.of("format", "lookupffn-layer-output"));
+                }
+                spec.commandLine().getErr().printf("wrote %s: output [%d, %d]%n", output, x.dim(0), layer.config().outDim());
             }
-            spec.commandLine().getErr().printf("wrote %s: output [%d, %d]%n", output, x.dim(0), layer.config().outDim());
         }
         return 0;
     }

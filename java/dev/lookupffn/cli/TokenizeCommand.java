@@ -3,7 +3,6 @@ package dev.lookupffn.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lookupffn.tokenizer.Tokenizer;
 import dev.lookupffn.tokenizer.Tokenizers;
-import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
@@ -16,7 +15,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** {@code tokenize}: one text per stdin line (UTF-8) to one JSON array of token ids per stdout line. */
+/**
+ * {@code tokenize}: one text per stdin line (UTF-8) to one JSON array of token ids per stdout line. Lines end at
+ * {@code \n} (or {@code \r\n}); a lone {@code \r} is part of the text, so output lines match input lines.
+ */
 @Command(name = "tokenize", mixinStandardHelpOptions = true,
         description = {"Tokenize text like HuggingFace tokenizers: reads one text per line on stdin (UTF-8) and "
                 + "writes one JSON array of token ids per line.",
@@ -75,7 +77,7 @@ public final class TokenizeCommand implements Callable<Integer> {
         }
         ObjectMapper json = new ObjectMapper();
         PrintWriter out = spec.commandLine().getOut();
-        BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+        LineReader r = new LineReader(new InputStreamReader(in, StandardCharsets.UTF_8));
         String line;
         while ((line = r.readLine()) != null) {
             out.println(json.writeValueAsString(tok.encode(line, !noSpecial).ids()));

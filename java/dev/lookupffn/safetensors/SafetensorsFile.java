@@ -31,17 +31,42 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
- * A safetensors file, memory-mapped into an arena this object owns: {@link #tensor} hands out zero-copy views
- * that stay valid until {@link #close()}. Every header field is validated against the file before any tensor is
- * handed out (header size, UTF-8 JSON, dtypes, shapes × dtype size = byte span, spans inside the data and not
- * overlapping, no duplicate names), so a corrupt or lying file is a {@link FormatException} naming the file
- * and the tensor, never a wild read.
+ * A safetensors file, either memory-mapped ({@link OpenMode#MAP}, zero-copy) or read into memory
+ * ({@link OpenMode#COPY}), held in an arena this object owns: {@link #tensor} hands out views that stay valid
+ * until {@link #close()}. Every header field is validated against the file before any tensor is handed out
+ * (header size, UTF-8 JSON, dtypes, shapes × dtype size = byte span, spans inside the data and not overlapping,
+ * no duplicate names), so a corrupt or lying file is a {@link FormatException} naming the file and the tensor,
+ * never a wild read.
+ *
+ * <h2>Mapped files must not shrink while open</h2>
+ * A mapped tensor reads the file's pages directly. If another process truncates the file while it is open (any
+ * writer that rewrites a file in place: Python's {@code open(path, "wb")}, {@code truncate}, a copy over it), the
+ * pages past the new end are gone: Java code reading them gets an {@link InternalError}, and a <b>native kernel
+ * reading them is killed by SIGBUS, which ends the whole JVM</b>. Hence:
+ * <ul>
+ *   <li>Open files whose writer you do not control with {@link OpenMode#COPY} ({@link #open(Path, OpenMode)}):
+ *       the data is read into 64-byte aligned memory this object owns; the file may then change or vanish
+ *       without effect. A file that shrinks while it is being read is a {@link FormatException}.</li>
+ *   <li>Map ({@link #open(Path)}) files nobody rewrites in place: read-only model files, or files replaced
+ *       atomically by renaming a new file over them (as {@link SafetensorsWriter} does), which leaves the mapped
+ *       old file intact.</li>
+ *   <li>Loading a layer or an encoder copies its weights, so once loaded it no longer reads the mapped file.</li>
+ * </ul>
  */
 public final class SafetensorsFile implements AutoCloseable {
     /** Headers larger than this are refused (the format's reference implementation uses the same bound). */
     public static final long MAX_HEADER_BYTES = 100L << 20;
 
+    private static final int READ_CHUNK = 1 << 30;
     private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
+    /** How {@link #open(Path, OpenMode)} gets at the data. */
+    public enum OpenMode {
+        /** Memory-map the data: zero-copy, but the file must not shrink while open (see the class comment). */
+        MAP,
+        /** Read the data into owned, 64-byte aligned memory: later changes to the file have no effect. */
+        COPY
+    }
 
     /** Where a tensor lives: [begin, end) bytes from the start of the data section. */
     public record Entry(String name, DType dtype, long[] shape, long begin, long end) {
@@ -51,22 +76,30 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     private final Path path;
+    private final OpenMode mode;
     private final Arena arena;
     private final MemorySegment data;
     private final SortedMap<String, Entry> entries;
     private final Map<String, String> metadata;
 
-    private SafetensorsFile(Path path, Arena arena, MemorySegment data, SortedMap<String, Entry> entries,
+    private SafetensorsFile(Path path, OpenMode mode, Arena arena, MemorySegment data, SortedMap<String, Entry> entries,
                             Map<String, String> metadata) {
         this.path = path;
+        this.mode = mode;
         this.arena = arena;
         this.data = data;
         this.entries = entries;
         this.metadata = metadata;
     }
 
-    /** Opens and validates a file; the caller closes it. */
+    /** Opens and validates a file, memory-mapped ({@link OpenMode#MAP}); the caller closes it. */
     public static SafetensorsFile open(Path path) {
+        return open(path, OpenMode.MAP);
+    }
+
+    /** Opens and validates a file, mapped or read into memory; the caller closes it. */
+    public static SafetensorsFile open(Path path, OpenMode mode) {
+        java.util.Objects.requireNonNull(mode, "mode");
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
@@ -104,9 +137,11 @@ public final class SafetensorsFile implements AutoCloseable {
                 entries.put(field.getKey(), parseEntry(path, field.getKey(), field.getValue(), dataSize));
             }
             checkLayout(path, entries.values(), dataSize);
-            MemorySegment mapped = dataSize == 0 ? MemorySegment.NULL.reinterpret(0)
+            MemorySegment data;
+            if (mode == OpenMode.COPY) data = readData(path, ch, dataStart, dataSize, size, arena);
+            else data = dataSize == 0 ? MemorySegment.NULL.reinterpret(0)
                     : ch.map(FileChannel.MapMode.READ_ONLY, dataStart, dataSize, arena);
-            return new SafetensorsFile(path, arena, mapped, Collections.unmodifiableSortedMap(entries),
+            return new SafetensorsFile(path, mode, arena, data, Collections.unmodifiableSortedMap(entries),
                     Collections.unmodifiableMap(metadata));
         } catch (NoSuchFileException e) {
             arena.close();
@@ -118,6 +153,27 @@ public final class SafetensorsFile implements AutoCloseable {
             arena.close();
             throw e;
         }
+    }
+
+    /** Reads the data section into owned memory with read(2): a file that shrinks meanwhile is an error, not a fault. */
+    private static MemorySegment readData(Path path, FileChannel ch, long dataStart, long dataSize, long fileSize,
+                                          Arena arena) throws IOException {
+        MemorySegment data = arena.allocate(dataSize, Tensor.ALIGNMENT);
+        long done = 0;
+        while (done < dataSize) {
+            ByteBuffer chunk = data.asSlice(done, Math.min(dataSize - done, READ_CHUNK)).asByteBuffer();
+            while (chunk.hasRemaining()) {
+                int n = ch.read(chunk, dataStart + done + chunk.position());
+                if (n < 0)
+                    throw new FormatException(path + ": file ended at byte " + (dataStart + done + chunk.position())
+                            + " while being read (it had " + fileSize + "); was it truncated or rewritten meanwhile?");
+            }
+            done += chunk.capacity();
+        }
+        if (ch.size() != fileSize)
+            throw new FormatException(path + ": file changed size while being read (" + fileSize + " -> " + ch.size()
+                    + " bytes); was it rewritten meanwhile?");
+        return data;
     }
 
     private static void readFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
@@ -197,6 +253,11 @@ public final class SafetensorsFile implements AutoCloseable {
         return path;
     }
 
+    /** Whether the data is mapped from the file or was read into memory. */
+    public OpenMode mode() {
+        return mode;
+    }
+
     /** Tensor names, sorted. */
     public List<String> names() {
         return List.copyOf(entries.keySet());
@@ -216,7 +277,10 @@ public final class SafetensorsFile implements AutoCloseable {
         return metadata;
     }
 
-    /** A zero-copy view of a tensor; valid until this file is closed. */
+    /**
+     * A zero-copy view of a tensor (of the mapped file or of the copy in memory); valid until this file is closed.
+     * A view of a mapped file must not reach native code if the file may shrink meanwhile (see the class comment).
+     */
     public Tensor tensor(String name) {
         Entry e = entry(name);
         return Tensor.wrap(data.asSlice(e.begin(), e.byteSize()), e.dtype(), e.shape());

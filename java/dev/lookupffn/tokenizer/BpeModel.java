@@ -8,7 +8,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * BPE: a word (for byte-level BPE already mapped to the byte alphabet) is split into chars, then the adjacent pair
- * with the lowest merge rank (leftmost on ties) is merged, one at a time, until no merge applies. Results are cached per word.
+ * with the lowest merge rank (leftmost on ties) is merged, one at a time, until no merge applies; O(n log n) in
+ * the word's length. Results are cached per word (short words only).
  */
 final class BpeModel implements Model {
     private static final int CACHE_CAPACITY = 50_000;
@@ -99,22 +100,93 @@ final class BpeModel implements Model {
                 lastUnk = true;
             }
         }
-        // repeatedly merge the lowest-ranked adjacent pair (leftmost on ties)
-        while (count > 1) {
-            long best = Long.MAX_VALUE;
-            int bestPos = -1;
-            for (int i = 0; i + 1 < count; i++) {
-                Long m = merges.get(((long) sym[i] << 32) | (sym[i + 1] & 0xFFFFFFFFL));
-                if (m != null && m < best) {
-                    best = m;
-                    bestPos = i;
-                }
-            }
-            if (bestPos < 0) break;
-            sym[bestPos] = (int) best;
-            System.arraycopy(sym, bestPos + 2, sym, bestPos + 1, count - bestPos - 2);
-            count--;
+        return mergeAll(sym, count);
+    }
+
+    /**
+     * Repeatedly merges the lowest-ranked adjacent pair (leftmost on ties) until none applies, in O(n log n) as
+     * HF tokenizers does: the symbols form a linked list, and a min-heap holds candidate pairs keyed by
+     * (rank, position of the left symbol). A merge only changes the pairs on either side of it, so those two are
+     * pushed; entries whose pair has changed since are recognised when popped and skipped.
+     */
+    private int[] mergeAll(int[] sym, int count) {
+        if (count < 2) return java.util.Arrays.copyOf(sym, count);
+        int[] prev = new int[count], next = new int[count];
+        for (int i = 0; i < count; i++) {
+            prev[i] = i - 1;
+            next[i] = i + 1 < count ? i + 1 : -1;
         }
-        return java.util.Arrays.copyOf(sym, count);
+        LongHeap queue = new LongHeap(count);
+        for (int i = 0; i + 1 < count; i++) push(queue, sym[i], sym[i + 1], i);
+        int alive = count;
+        while (!queue.isEmpty()) {
+            long top = queue.pop();
+            int pos = (int) top, rank = (int) (top >>> 32);
+            int right = next[pos];
+            if (sym[pos] < 0 || right < 0) continue; // the left symbol was merged away, or is now the last one
+            Long m = merges.get(pairKey(sym[pos], sym[right]));
+            if (m == null || (int) (m >>> 32) != rank) continue; // the pair at pos changed since this entry was pushed
+            sym[pos] = (int) m.longValue();
+            sym[right] = -1;
+            int after = next[right];
+            next[pos] = after;
+            if (after >= 0) prev[after] = pos;
+            alive--;
+            if (prev[pos] >= 0) push(queue, sym[prev[pos]], sym[pos], prev[pos]);
+            if (after >= 0) push(queue, sym[pos], sym[after], pos);
+        }
+        int[] out = new int[alive];
+        for (int i = 0, k = 0; i >= 0; i = next[i]) out[k++] = sym[i]; // symbol 0 is never merged away
+        return out;
+    }
+
+    private static long pairKey(int left, int right) {
+        return ((long) left << 32) | (right & 0xFFFFFFFFL);
+    }
+
+    private void push(LongHeap queue, int left, int right, int pos) {
+        Long m = merges.get(pairKey(left, right));
+        if (m != null) queue.push((m >>> 32) << 32 | pos); // rank in the high half, position in the low half
+    }
+
+    /** A binary min-heap of longs. */
+    private static final class LongHeap {
+        private long[] a;
+        private int n;
+
+        LongHeap(int capacity) {
+            a = new long[Math.max(4, capacity)];
+        }
+
+        boolean isEmpty() {
+            return n == 0;
+        }
+
+        void push(long v) {
+            if (n == a.length) a = java.util.Arrays.copyOf(a, n * 2);
+            int i = n++;
+            while (i > 0) {
+                int parent = (i - 1) >>> 1;
+                if (a[parent] <= v) break;
+                a[i] = a[parent];
+                i = parent;
+            }
+            a[i] = v;
+        }
+
+        long pop() {
+            long top = a[0], last = a[--n];
+            int i = 0;
+            while (true) {
+                int child = 2 * i + 1;
+                if (child >= n) break;
+                if (child + 1 < n && a[child + 1] < a[child]) child++;
+                if (a[child] >= last) break;
+                a[i] = a[child];
+                i = child;
+            }
+            a[i] = last;
+            return top;
+        }
     }
 }

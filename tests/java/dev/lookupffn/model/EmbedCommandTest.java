@@ -63,6 +63,30 @@ class EmbedCommandTest {
         assertEquals("2", run("", "--pooling", "max")[0]);
         assertEquals("2", run("", "--threads", "0")[0]);
         assertEquals("2", run("", "--batch-size", "0")[0]);
+        String[] r = run("", "--threads", "35000");
+        assertEquals("2", r[0], r[2]);
+        assertTrue(r[2].contains("--threads must be in 1..1024"), r[2]);
+        r = run("", "--batch-size", "1000000");
+        assertEquals("2", r[0], r[2]);
+        assertTrue(r[2].contains("--batch-size must be in 1..4096"), r[2]);
+    }
+
+    /** Lines end at \n or \r\n only: a lone \r (or U+2028, U+0085) stays in its text; one output line per input line. */
+    @Test
+    void oneOutputLinePerInputLineWhateverTheCarriageReturns() throws Exception {
+        List<String> texts = List.of("a\rb", "c", "old mac\rline\rbreaks", "nel\u0085ls\u2028ps", "last\r");
+        String[] r = run("a\rb\nc\r\nold mac\rline\rbreaks\nnel\u0085ls\u2028ps\r\nlast\r", "--threads", "2");
+        assertEquals("0", r[0], r[2]);
+        String[] lines = r[1].split("\n");
+        assertEquals(texts.size(), lines.length, r[1]);
+        try (Encoder enc = Encoder.loadDefault()) {
+            float[][] want = enc.embed(texts);
+            ObjectMapper json = new ObjectMapper();
+            for (int i = 0; i < lines.length; i++) {
+                JsonNode arr = json.readTree(lines[i]);
+                for (int k = 0; k < arr.size(); k++) assertEquals(want[i][k], arr.get(k).floatValue(), 1e-6f, "line " + i);
+            }
+        }
     }
 
     @Test

@@ -95,4 +95,87 @@ class SafetensorsTest {
         byte[] real = Files.readAllBytes(Path.of("tests/resources/fixtures/lookupffn-dense-small.safetensors"));
         assertRejected(Files.write(dir.resolve("cut.safetensors"), java.util.Arrays.copyOf(real, real.length - 100)), "outside");
     }
+
+    /** Rewrites a file in place the way Python's open(path, "wb") does: truncate to zero, then write. */
+    static void rewriteInPlace(Path p, byte[] content) throws IOException {
+        try (var ch = java.nio.channels.FileChannel.open(p, java.nio.file.StandardOpenOption.WRITE,
+                java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+            ch.write(ByteBuffer.wrap(content));
+        }
+    }
+
+    /**
+     * The README's pattern, layer.forward(file.tensor("input")), on a file opened with COPY: the file truncated
+     * (then rewritten shorter) after opening changes nothing. Mapped, the same sequence kills the JVM with SIGBUS in
+     * the kernel, which is why it is not run here (LayerCommandTest runs the CLI's case in a child JVM).
+     */
+    @Test
+    void aCopiedFileMayShrinkWhileOpen() throws IOException {
+        Path fixture = Path.of("tests/resources/fixtures/lookupffn-bh4-small.safetensors");
+        Path p = Files.copy(fixture, dir.resolve("rewritten.safetensors"));
+        float[] want;
+        try (SafetensorsFile f = SafetensorsFile.open(fixture)) {
+            want = f.floats("output");
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(p, SafetensorsFile.OpenMode.COPY);
+             dev.lookupffn.layer.LookupFfn layer = dev.lookupffn.layer.LookupFfn.load(f, "", dev.lookupffn.layer.LookupFfn.Options.DEFAULT)) {
+            assertEquals(SafetensorsFile.OpenMode.COPY, f.mode());
+            rewriteInPlace(p, new byte[0]);
+            assertEquals(0, Files.size(p));
+            Tensor x = f.tensor("input");
+            try (Tensor y = layer.forward(x)) {
+                double err = dev.lookupffn.ffi.Reference.relativeError(y.toFloatArray(), want);
+                assertTrue(err <= 1e-5, "relative error " + err);
+            }
+            rewriteInPlace(p, "short".getBytes(StandardCharsets.UTF_8));
+            assertArrayEquals(f.floats("input"), f.tensor("input").toFloatArray());
+            try (Arena arena = Arena.ofConfined()) {
+                assertEquals(0, f.alignedTensor("input", arena).segment().address() % 64);
+            }
+        }
+    }
+
+    /** A copying open of a file that is shorter than its header claims is the same typed error as a mapped open. */
+    @Test
+    void aCopyingOpenValidatesLikeAMappedOne() throws IOException {
+        byte[] real = Files.readAllBytes(Path.of("tests/resources/fixtures/lookupffn-dense-small.safetensors"));
+        Path cut = Files.write(dir.resolve("cut.safetensors"), java.util.Arrays.copyOf(real, real.length - 100));
+        var e = assertThrows(FormatException.class, () -> SafetensorsFile.open(cut, SafetensorsFile.OpenMode.COPY).close());
+        assertTrue(e.getMessage().contains("outside") && e.getMessage().contains(cut.toString()), e.getMessage());
+        Path whole = Files.write(dir.resolve("whole.safetensors"), real);
+        try (SafetensorsFile m = SafetensorsFile.open(whole); SafetensorsFile c = SafetensorsFile.open(whole, SafetensorsFile.OpenMode.COPY)) {
+            assertEquals(SafetensorsFile.OpenMode.MAP, m.mode());
+            assertEquals(m.names(), c.names());
+            assertEquals(m.metadata(), c.metadata());
+            for (String n : m.names()) assertArrayEquals(m.floats(n), c.floats(n), n);
+        }
+    }
+
+    /**
+     * A layer copies its weights when it loads, so the mapped weights file may shrink afterwards: forward never
+     * reads it (were it read, this test would die of SIGBUS).
+     */
+    @Test
+    void aLoadedLayerNoLongerReadsItsMappedWeights() throws IOException {
+        Path fixture = Path.of("tests/resources/fixtures/lookupffn-dense-small.safetensors");
+        Path p = Files.copy(fixture, dir.resolve("weights.safetensors"));
+        float[] want, input;
+        long[] inputShape;
+        try (SafetensorsFile f = SafetensorsFile.open(fixture)) {
+            want = f.floats("output");
+            input = f.floats("input");
+            inputShape = f.tensor("input").shape();
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(p);
+             dev.lookupffn.layer.LookupFfn layer = dev.lookupffn.layer.LookupFfn.load(f, "", dev.lookupffn.layer.LookupFfn.Options.DEFAULT);
+             Tensor x = Tensor.ofFloats(input, inputShape)) {
+            rewriteInPlace(p, new byte[0]);
+            try (Tensor y = layer.forward(x)) {
+                double err = dev.lookupffn.ffi.Reference.relativeError(y.toFloatArray(), want);
+                assertTrue(err <= 1e-5, "relative error " + err);
+            }
+            // Java reads of the now missing pages are an InternalError, never a crash
+            assertThrows(InternalError.class, () -> f.floats("tables"));
+        }
+    }
 }

@@ -13,10 +13,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -139,6 +141,94 @@ class HuggingFaceParityTest {
             for (int k = 0; k < parts; k++) b.append(pool[rnd.nextInt(pool.length)]);
             String d = compare(ours(kind), djl(kind), b.toString(), rnd.nextBoolean());
             if (d != null) diffs.add(d);
+        }
+        assertNoDifferences(diffs, n);
+    }
+
+    /** A random word of {@code n} code points drawn from {@code alphabet} (few letters: many merges apply). */
+    private static String randomWord(Random rnd, String alphabet, int n) {
+        int[] letters = alphabet.codePoints().toArray();
+        StringBuilder b = new StringBuilder(n);
+        for (int i = 0; i < n; i++) b.appendCodePoint(letters[rnd.nextInt(letters.length)]);
+        return b.toString();
+    }
+
+    /**
+     * Very long words: BPE's merge loop must stay O(n log n) (a 40,000-letter word took 40 s with the quadratic
+     * one) and still give HF's ids; WordPiece turns a word over max_input_chars_per_word (100) into [UNK], as HF.
+     * The timeout turns a hang into a failure; it is not a speed requirement.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"minilm", "gpt2-json", "gpt2-files"})
+    @Timeout(value = 20, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void longWordsEncodeIdentically(String kind) {
+        Random rnd = new Random(7);
+        List<String> texts = List.of("a".repeat(100_000), randomWord(rnd, "ab", 100_000), randomWord(rnd, "etaoinshrdlu", 100_000),
+                randomWord(rnd, "abcdefghijklmnopqrstuvwxyz", 60_000), randomWord(rnd, "éàü", 30_000),
+                randomWord(rnd, "中文字の", 30_000), "x" + "😀".repeat(20_000), "1234567890".repeat(5_000),
+                "hello " + randomWord(rnd, "ab", 50_000) + " world " + randomWord(rnd, "xyz", 50_000) + "!");
+        List<String> diffs = new ArrayList<>();
+        for (String text : texts) {
+            String d = compare(ours(kind), djl(kind), text, true);
+            if (d != null) diffs.add(d.length() > 400 ? d.substring(0, 400) + "..." : d);
+        }
+        assertNoDifferences(diffs, texts.size());
+    }
+
+    /**
+     * WordPiece without its usual 100-character cap (max_input_chars_per_word raised to a million). Ours tries at
+     * most as many lengths per piece as the longest vocabulary entry has, so a 100,000-letter word stays linear in
+     * its length; HF tries every length down from the word's end (quadratic: the reason for its cap), so the
+     * comparison with HF uses 1,000-letter words, and the 100,000-letter ones are checked to split back into the word.
+     */
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void wordPieceWithoutTheLengthCapStaysLinearAndIdentical() throws IOException {
+        var root = (com.fasterxml.jackson.databind.node.ObjectNode) TestTokenizers.JSON.readTree(miniLmJson.toFile());
+        ((com.fasterxml.jackson.databind.node.ObjectNode) root.get("model")).put("max_input_chars_per_word", 1_000_000);
+        Path uncapped = dir.resolve("uncapped-tokenizer.json");
+        TestTokenizers.JSON.writeValue(uncapped.toFile(), root);
+        Tokenizer ours = Tokenizers.fromTokenizerJson(uncapped).withMaxLength(0);
+        Random rnd = new Random(5);
+        String[] alphabets = {"a", "abcdefghijklmnopqrstuvwxyz", "etaoinshrdlu", "中文字", "xq"};
+        List<String> diffs = new ArrayList<>();
+        try (HuggingFaceTokenizer djl = TestTokenizers.djl(uncapped)) {
+            for (String alphabet : alphabets) {
+                String text = randomWord(rnd, alphabet, 1_000);
+                String d = compare(ours, djl, text, true);
+                if (d != null) diffs.add(d.length() > 400 ? d.substring(0, 400) + "..." : d);
+            }
+        }
+        assertNoDifferences(diffs, alphabets.length);
+        for (String alphabet : List.of("a", "abcdefghijklmnopqrstuvwxyz", "etaoinshrdlu", "xq")) { // one word each (CJK is split per char)
+            String word = randomWord(rnd, alphabet, 100_000);
+            Encoding e = ours.encode(word, false);
+            StringBuilder back = new StringBuilder();
+            for (String t : e.tokens()) back.append(t.startsWith("##") ? t.substring(2) : t);
+            assertEquals(word, back.toString(), "the pieces of a 100,000-letter word of '" + alphabet + "' spell it");
+        }
+    }
+
+    /** Random mixed text whose words are long (hundreds to thousands of letters), compared with HF. */
+    @ParameterizedTest
+    @ValueSource(strings = {"minilm", "gpt2-json"})
+    @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void randomTextWithLongWordsEncodesIdentically(String kind) {
+        String[] alphabets = {"ab", "abc", "etaoin", "abcdefghijklmnopqrstuvwxyz", "ABCabc", "0123456789", "éèêë",
+                "αβγ", "中文", "😀👍", "'s", ".,!?"};
+        String[] separators = {" ", "  ", "\n", "\t", "", "-", "'"};
+        Random rnd = new Random(11);
+        List<String> diffs = new ArrayList<>();
+        int n = 200;
+        for (int i = 0; i < n; i++) {
+            StringBuilder b = new StringBuilder();
+            int words = 1 + rnd.nextInt(6);
+            for (int w = 0; w < words; w++) {
+                b.append(randomWord(rnd, alphabets[rnd.nextInt(alphabets.length)], 1 + rnd.nextInt(rnd.nextBoolean() ? 50 : 3000)));
+                b.append(separators[rnd.nextInt(separators.length)]);
+            }
+            String d = compare(ours(kind), djl(kind), b.toString(), rnd.nextBoolean());
+            if (d != null) diffs.add(d.length() > 400 ? d.substring(0, 400) + "..." : d);
         }
         assertNoDifferences(diffs, n);
     }

@@ -68,6 +68,17 @@ class TokenizeCommandTest {
         assertTrue(r.out().startsWith("[15496,995,50256]\n"), r.out());
     }
 
+    /** Lines end at \n or \r\n only: a lone \r stays in its text, so output lines match input lines. */
+    @Test
+    void aLoneCarriageReturnDoesNotSplitALine() {
+        List<String> lines = List.of("one\rtwo", "three", "\r", "four\r\rfive", "end\r");
+        Run r = run("one\rtwo\nthree\r\n\r\r\nfour\r\rfive\nend\r", "--vocab", TestTokenizers.GPT2_VOCAB.toString(),
+                "--merges", TestTokenizers.GPT2_MERGES.toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals(lines.size(), r.out().lines().count(), r.out());
+        assertEquals(expected(Tokenizers.fromBpeFiles(TestTokenizers.GPT2_VOCAB, TestTokenizers.GPT2_MERGES), lines, true), r.out());
+    }
+
     @Test
     void badArgumentsExit2() {
         Path json = TestTokenizers.miniLmFile(dir);

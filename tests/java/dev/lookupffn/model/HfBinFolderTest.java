@@ -66,7 +66,7 @@ class HfBinFolderTest {
             for (int i = 0; i < a.length; i++) assertArrayEquals(a[i], b[i], 1e-6f, "text " + i);
         }
         // convert keeps the HF configuration in the metadata: the file loads alone
-        Path converted = dir.resolve("alone").resolve("model.safetensors");
+        Path converted = Files.createDirectory(dir.resolve("alone")).resolve("model.safetensors");
         String[] r = AuthorsCheckpointTest.cli("convert", "--model", dir.toString(), "--output", converted.toString());
         assertEquals("0", r[0], r[2]);
         Batch batch = Batch.single(101, 7592, 2088, 102);

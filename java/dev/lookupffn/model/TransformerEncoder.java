@@ -297,7 +297,8 @@ public final class TransformerEncoder implements AutoCloseable {
     /**
      * Writes the sequence output of {@code batch} into {@code out} [batch · seqLen, hidden] (the last layer's
      * output: after {@code encoder.LayerNorm} for pre-norm, after the last {@code output.LayerNorm} for post-norm).
-     * Rows at padded positions are computed but meaningless.
+     * Rows at padded positions are computed but meaningless. When {@code out} is memory of a confined arena,
+     * every step runs on the calling thread.
      */
     public void forward(Batch batch, Tensor out, WorkerPool pool) {
         gate.enter();
@@ -308,9 +309,11 @@ public final class TransformerEncoder implements AutoCloseable {
             if (out.rank() != 2 || out.dim(0) != n || out.dim(1) != config.hidden())
                 throw new ShapeException("encoder output should be [" + n + ", " + config.hidden() + "], got "
                         + Arrays.toString(out.shape()));
+            // an output confined to the calling thread keeps every step on this thread
+            WorkerPool steps = pool.workersCanAccess(out.segment()) ? pool : INLINE;
             WorkspacePool.Lease<Workspace> lease = workspaces.take(n);
             try {
-                forward(batch, out.segment(), lease.scratch(), pool);
+                forward(batch, out.segment(), lease.scratch(), steps);
             } finally {
                 workspaces.release(lease);
             }

@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lookupffn.LookupFfnException.ShapeException;
+import dev.lookupffn.model.Batch;
+import dev.lookupffn.model.Encoder;
+import dev.lookupffn.model.TransformerEncoder;
 import dev.lookupffn.parallel.WorkerPool;
 import dev.lookupffn.tensor.DType;
 import dev.lookupffn.tensor.Tensor;
@@ -49,6 +52,21 @@ class ForwardSafetyTest {
             assertArrayEquals(want.toFloatArray(), cout2.toFloatArray());
         } finally {
             params.values().forEach(Tensor::close);
+        }
+    }
+
+    @Test
+    void anEncoderWritingIntoAConfinedTensorRunsOnTheCallingThread() {
+        Batch batch = new Batch(3, 12, new int[36], new int[36], new int[36]);
+        for (int i = 0; i < 36; i++) {
+            batch.inputIds()[i] = 1 + i % 9;
+            batch.attentionMask()[i] = i % 12 < 10 ? 1 : 0;
+        }
+        try (TransformerEncoder enc = Encoder.fromSafetensors(ScratchMemoryPerThreadTest.PRE_NORM, null);
+             WorkerPool pool = WorkerPool.create(3); Tensor want = enc.forward(batch, pool); Arena confined = Arena.ofConfined()) {
+            Tensor out = Tensor.allocate(confined, DType.F32, 36, enc.config().hidden());
+            enc.forward(batch, out, pool);
+            assertArrayEquals(want.toFloatArray(), out.toFloatArray());
         }
     }
 

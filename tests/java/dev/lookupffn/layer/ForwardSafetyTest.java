@@ -70,6 +70,31 @@ class ForwardSafetyTest {
         }
     }
 
+    /** Rows computed alone, in another batch or with another thread count: the same bits. */
+    @Test
+    void aRowsResultDoesNotDependOnItsBatch() {
+        Random rnd = new Random(25);
+        for (boolean dense : new boolean[] {false, true}) {
+            LookupFfnTest.Case c = new LookupFfnTest.Case("batch", 96, 40, 12, 5, 32, dense, 301);
+            Map<String, Tensor> params = LookupFfnTest.randomParams(rnd, c);
+            try (LookupFfn layer = LookupFfn.fromTensors(params::get, "batch", LookupFfn.Options.DEFAULT);
+                 Tensor x = LookupFfnTest.randomInput(rnd, c.batch(), c.d()); Tensor all = Tensor.allocate(DType.F32, c.batch(), c.o());
+                 WorkerPool pool = WorkerPool.create(3); WorkerPool one = WorkerPool.create(1)) {
+                layer.forward(x, all, pool);
+                float[] whole = all.toFloatArray();
+                for (long[] rows : new long[][] {{0, 1}, {17, 5}, {100, 150}, {300, 1}}) {
+                    try (Tensor part = Tensor.allocate(DType.F32, rows[1], c.o())) {
+                        layer.forward(x.slice(rows[0], rows[1]), part, rows[0] % 2 == 0 ? one : pool);
+                        float[] want = Arrays.copyOfRange(whole, (int) (rows[0] * c.o()), (int) ((rows[0] + rows[1]) * c.o()));
+                        assertArrayEquals(want, part.toFloatArray(), (dense ? "dense" : "BH4") + " rows " + Arrays.toString(rows));
+                    }
+                }
+            } finally {
+                params.values().forEach(Tensor::close);
+            }
+        }
+    }
+
     @Test
     void anOutputOverlappingTheInputIsRejected() {
         Random rnd = new Random(22);

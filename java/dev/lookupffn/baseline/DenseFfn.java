@@ -2,12 +2,16 @@ package dev.lookupffn.baseline;
 
 import dev.lookupffn.LookupFfnException.ShapeException;
 import dev.lookupffn.ffi.Kernels;
+import dev.lookupffn.parallel.CallGate;
 import dev.lookupffn.parallel.WorkerPool;
+import dev.lookupffn.parallel.WorkspacePool;
 import dev.lookupffn.tensor.DType;
+import dev.lookupffn.tensor.Sizes;
 import dev.lookupffn.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The dense feed-forward block LookupFFN replaces: {@code LayerNorm → x·W1ᵀ + b1 → GELU(erf) → ·W2ᵀ + b2}
@@ -16,7 +20,11 @@ import java.util.Arrays;
  * as a post-op, weights reordered once, its OpenMP pool pinned to the same thread count), in f32 or bf16.
  *
  * <p>The oneDNN primitives are created for a fixed batch size ({@code rows}); the own backend takes any batch.
- * Thread safety: the own backend may be shared by threads; a oneDNN instance serves one thread at a time.
+ * Thread safety: the own backend may be shared by any number of threads (each running range of rows borrows a
+ * workspace sized for its rows from a small pool, so memory does not grow with the number of calling threads);
+ * a oneDNN instance runs one call at a time (concurrent callers wait their turn: its intermediates are shared).
+ * {@link #close()} waits for running calls before freeing anything (a oneDNN primitive destroyed under a
+ * running call would crash the JVM); later calls throw {@link IllegalStateException}.
  */
 public final class DenseFfn implements AutoCloseable {
     public enum Backend {
@@ -40,7 +48,9 @@ public final class DenseFfn implements AutoCloseable {
     private final MemorySegment packedW1, packedW2;      // own backend
     private final OneDnn.Matmul first, second;           // oneDNN backends
     private final MemorySegment lnAll, hiddenAll;        // oneDNN intermediates [rows, d], [rows, f]
-    private final ThreadLocal<MemorySegment[]> scratch;  // own backend: {ln [T, d], hidden [T, f]}
+    private final CallGate gate = new CallGate("dense FFN");
+    private final WorkspacePool<MemorySegment[]> workspaces; // own backend: {ln [T, d], hidden [T, f]}
+    private final ReentrantLock oneDnnTurn = new ReentrantLock(); // oneDNN backends: one call at a time
     private final WorkerPool.SegmentRangeBody ownBody = (worker, start, end, x, out) -> ownRows(x, out, start, end);
 
     private DenseFfn(Backend backend, Weights w, float eps, long rows, int threads) {
@@ -51,6 +61,8 @@ public final class DenseFfn implements AutoCloseable {
         f = w.w1().dim(0);
         o = w.w2().dim(0);
         check(w);
+        workspaces = new WorkspacePool<>(TILE_ROWS, WorkspacePool.defaultMaxIdle(), (a, r) -> new MemorySegment[] {
+                a.allocate(r * d * 4, Tensor.ALIGNMENT), a.allocate(r * f * 4, Tensor.ALIGNMENT)});
         arena = Arena.ofShared();
         try {
             lnWeight = copy(w.lnWeight());
@@ -75,16 +87,14 @@ public final class DenseFfn implements AutoCloseable {
                 boolean bf16 = backend == Backend.ONEDNN_BF16;
                 first = dnn.matmul(rows, f, d, w1, b1, true, bf16);
                 second = dnn.matmul(rows, o, f, w2, b2, false, bf16);
-                lnAll = arena.allocate(rows * d * 4, Tensor.ALIGNMENT);
-                hiddenAll = arena.allocate(rows * f * 4, Tensor.ALIGNMENT);
+                lnAll = arena.allocate(Sizes.multiply("oneDNN LayerNorm buffer", rows, d, 4), Tensor.ALIGNMENT);
+                hiddenAll = arena.allocate(Sizes.multiply("oneDNN hidden buffer", rows, f, 4), Tensor.ALIGNMENT);
                 packedW1 = packedW2 = null;
             }
         } catch (RuntimeException | Error e) {
             close();
             throw e;
         }
-        scratch = ThreadLocal.withInitial(() -> new MemorySegment[] {
-                arena.allocate(TILE_ROWS * d * 4, Tensor.ALIGNMENT), arena.allocate(TILE_ROWS * f * 4, Tensor.ALIGNMENT)});
     }
 
     /** A dense FFN on our GEMM (any batch size). */
@@ -113,7 +123,7 @@ public final class DenseFfn implements AutoCloseable {
     }
 
     private MemorySegment copy(Tensor t) {
-        MemorySegment out = arena.allocate(t.elementCount() * 4, Tensor.ALIGNMENT);
+        MemorySegment out = arena.allocate(Sizes.multiply("weights", t.elementCount(), 4), Tensor.ALIGNMENT);
         if (t.dtype() == DType.F32) MemorySegment.copy(t.segment(), 0, out, 0, t.byteSize());
         else for (long i = 0; i < t.elementCount(); i++) out.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, t.getFloat(i));
         return out;
@@ -128,45 +138,78 @@ public final class DenseFfn implements AutoCloseable {
         return 2.0 * d * f + 2.0 * f * o;
     }
 
-    /** out [B, o] = FFN(x [B, d]); the own backend splits rows over the pool, oneDNN uses pool.threads() threads. */
+    /**
+     * out [B, o] = FFN(x [B, d]); the own backend splits rows over the pool (all on the calling thread when x or
+     * out is memory of a confined arena), oneDNN uses pool.threads() threads. out must not overlap x.
+     */
     public void forward(Tensor x, Tensor out, WorkerPool pool) {
+        gate.enter();
+        try {
+            if (backend == Backend.OWN) {
+                checkIo(x, out);
+                pool.forRanges(x.dim(0), 16, ownBody, x.segment(), out.segment());
+                return;
+            }
+            oneDnnTurn.lock();
+            try {
+                checkIo(x, out);
+                oneDnnForward(x, out, pool);
+            } finally {
+                oneDnnTurn.unlock();
+            }
+        } finally {
+            gate.exit();
+        }
+    }
+
+    private void checkIo(Tensor x, Tensor out) {
+        Kernels.requireUsable("input tensor", x.segment());
+        Kernels.requireUsable("output tensor", out.segment());
         x.requireDType(DType.F32);
         out.requireDType(DType.F32);
         if (x.rank() != 2 || x.dim(1) != d) throw new ShapeException("input should be [B, " + d + "], got " + shape(x));
         long b = x.dim(0);
         if (out.rank() != 2 || out.dim(0) != b || out.dim(1) != o)
             throw new ShapeException("output should be [" + b + ", " + o + "], got " + shape(out));
-        if (!arena.scope().isAlive()) throw new IllegalStateException("dense FFN is closed");
+        Kernels.disjoint("output tensor", out.segment(), out.byteSize(), "input tensor", x.segment(), x.byteSize());
+    }
+
+    private void oneDnnForward(Tensor x, Tensor out, WorkerPool pool) {
+        long b = x.dim(0);
         MemorySegment xs = x.segment(), os = out.segment();
-        if (backend == Backend.OWN) {
-            pool.forRanges(b, 16, ownBody, xs, os);
-            return;
-        }
         if (b != rows) throw new ShapeException("this oneDNN dense FFN was built for " + rows + " rows, got " + b);
         if (pool.threads() != threads)
             throw new ShapeException("this oneDNN dense FFN was built for " + threads + " threads, the pool has " + pool.threads());
-        pool.forRanges(b, 16, (worker, start, end) -> Kernels.layerNorm(end - start, d, xs.asSlice(start * d * 4, (end - start) * d * 4),
-                d, lnWeight, lnBias, eps, lnAll.asSlice(start * d * 4, (end - start) * d * 4), d));
+        pool.forRanges(b, 16, (worker, start, end, in, ln) -> Kernels.layerNorm(end - start, d,
+                in.asSlice(start * d * 4, (end - start) * d * 4), d, lnWeight, lnBias, eps,
+                ln.asSlice(start * d * 4, (end - start) * d * 4), d), xs, lnAll);
         OneDnn.get().setNumThreads(threads);
         first.execute(lnAll, hiddenAll);
         second.execute(hiddenAll, os);
     }
 
     private void ownRows(MemorySegment x, MemorySegment out, long start, long end) {
-        MemorySegment[] s = scratch.get();
-        MemorySegment ln = s[0], hidden = s[1];
-        for (long r = start; r < end; r += TILE_ROWS) {
-            long n = Math.min(TILE_ROWS, end - r);
-            Kernels.layerNorm(n, d, x.asSlice(r * d * 4, n * d * 4), d, lnWeight, lnBias, eps, ln, d);
-            Kernels.gemmPacked(n, f, d, ln, d, packedW1, b1, Kernels.Epilogue.GELU, hidden, f);
-            Kernels.gemmPacked(n, o, f, hidden, f, packedW2, b2, Kernels.Epilogue.NONE, out.asSlice(r * o * 4, n * o * 4), o);
+        WorkspacePool.Lease<MemorySegment[]> lease = workspaces.take(end - start);
+        try {
+            MemorySegment ln = lease.scratch()[0], hidden = lease.scratch()[1];
+            for (long r = start; r < end; r += TILE_ROWS) {
+                long n = Math.min(TILE_ROWS, end - r);
+                Kernels.layerNorm(n, d, x.asSlice(r * d * 4, n * d * 4), d, lnWeight, lnBias, eps, ln, d);
+                Kernels.gemmPacked(n, f, d, ln, d, packedW1, b1, Kernels.Epilogue.GELU, hidden, f);
+                Kernels.gemmPacked(n, o, f, hidden, f, packedW2, b2, Kernels.Epilogue.NONE, out.asSlice(r * o * 4, n * o * 4), o);
+            }
+        } finally {
+            workspaces.release(lease);
         }
     }
 
+    /** Waits for running calls, then frees the weights, workspaces and oneDNN primitives. */
     @Override
     public void close() {
+        if (!gate.close()) return;
         if (first != null) first.close();
         if (second != null) second.close();
+        if (workspaces != null) workspaces.close();
         if (arena != null && arena.scope().isAlive()) arena.close();
     }
 }

@@ -4,6 +4,7 @@ import static dev.lookupffn.ffi.gen.lookupffn_h.*;
 
 import dev.lookupffn.LookupFfnException.NativeException;
 import dev.lookupffn.LookupFfnException.ShapeException;
+import dev.lookupffn.tensor.Sizes;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -15,6 +16,13 @@ import java.lang.foreign.MemorySegment;
  * <p>Matrices are row-major: {@code rows × cols} with a leading dimension {@code ld ≥ cols} in elements.
  * Arguments named {@code out…}, {@code y}, {@code z}, {@code code}, {@code score}, {@code c},
  * {@code packed} and {@code workspace} are written; every other segment is only read.
+ *
+ * <p>Every segment must be native memory ({@link ShapeException} for a heap segment), alive
+ * ({@link IllegalStateException} once its arena is closed) and usable by the calling thread
+ * ({@link WrongThreadException} for memory of another thread's confined arena). Sizes whose product does not
+ * fit in 64 bits are a {@link ShapeException}. A written argument must not overlap any other argument (the C
+ * kernels take {@code restrict} pointers), except where a method says it may be the same memory as an input
+ * (same address and leading dimension): otherwise a {@link ShapeException} names the two.
  */
 public final class Kernels {
     static final long F32 = 4, I32 = 4, BF16 = 2;
@@ -56,11 +64,14 @@ public final class Kernels {
     public static void layerNorm(long rows, long cols, MemorySegment x, long ldx, MemorySegment gamma,
                                  MemorySegment beta, float eps, MemorySegment y, long ldy) {
         positive("cols", cols);
-        matrix("x", x, rows, cols, ldx, F32);
-        matrix("gamma", gamma, 1, cols, cols, F32);
-        matrix("beta", beta, 1, cols, cols, F32);
-        matrix("y", y, rows, cols, ldy, F32);
+        long xb = matrix("x", x, rows, cols, ldx, F32);
+        long gb = matrix("gamma", gamma, 1, cols, cols, F32);
+        long bb = matrix("beta", beta, 1, cols, cols, F32);
+        long yb = matrix("y", y, rows, cols, ldy, F32);
         if (!(eps >= 0)) throw new ShapeException("eps must be >= 0, got " + eps);
+        sameOrDisjoint("y", y, yb, ldy, "x", x, xb, ldx);
+        disjoint("y", y, yb, "gamma", gamma, gb);
+        disjoint("y", y, yb, "beta", beta, bb);
         check("lffn_layernorm_f32", lffn_layernorm_f32(rows, cols, x, ldx, gamma, beta, eps, y, ldy));
     }
 
@@ -68,8 +79,9 @@ public final class Kernels {
 
     /** dst = bf16(src), round to nearest even; n elements. */
     public static void convertF32ToBf16(long n, MemorySegment src, MemorySegment dst) {
-        matrix("src", src, 1, n, n, F32);
-        matrix("dst", dst, 1, n, n, BF16);
+        long sb = matrix("src", src, 1, n, n, F32);
+        long db = matrix("dst", dst, 1, n, n, BF16);
+        disjoint("dst", dst, db, "src", src, sb);
         check("lffn_convert_f32_to_bf16", lffn_convert_f32_to_bf16(n, src, dst));
     }
 
@@ -91,16 +103,23 @@ public final class Kernels {
             throw new ShapeException("padded width " + paddedDim + " must be a power of two >= " + dim);
         if (block < 1 || paddedDim % block != 0)
             throw new ShapeException("BH4 block " + block + " must divide the padded width " + paddedDim);
-        if (repeats < 1 || Math.multiplyExact(repeats, paddedDim) < outDim)
+        if (repeats < 1 || Sizes.multiply("BH4 width", repeats, paddedDim) < outDim)
             throw new ShapeException("BH4 repeats " + repeats + " × " + paddedDim + " < out width " + outDim);
-        matrix("u", u, rows, dim, ldu, F32);
-        long weightCount = Math.multiplyExact(Math.multiplyExact(repeats * 4, paddedDim), block);
-        matrix("weight", weight, 1, weightCount, weightCount, F32);
-        optional("bias", bias, outDim, F32);
+        long ub = matrix("u", u, rows, dim, ldu, F32);
+        long weightCount = Sizes.multiply("BH4 weight elements", Sizes.multiply("BH4 weight elements", repeats, 4), paddedDim, block);
+        long wb = matrix("weight", weight, 1, weightCount, weightCount, F32);
+        long biasb = optional("bias", bias, outDim, F32);
         long ws = bh4WorkspaceSize(rows, paddedDim);
-        if (workspace.byteSize() < ws)
-            throw new ShapeException("BH4 workspace has " + workspace.byteSize() + " bytes, needs " + ws);
-        matrix("z", z, rows, outDim, ldz, F32);
+        segment("workspace", workspace, ws);
+        aligned("workspace", workspace);
+        long zb = matrix("z", z, rows, outDim, ldz, F32);
+        disjoint("z", z, zb, "u", u, ub);
+        disjoint("z", z, zb, "weight", weight, wb);
+        disjoint("z", z, zb, "bias", bias, biasb);
+        disjoint("z", z, zb, "workspace", workspace, ws);
+        disjoint("workspace", workspace, ws, "u", u, ub);
+        disjoint("workspace", workspace, ws, "weight", weight, wb);
+        disjoint("workspace", workspace, ws, "bias", bias, biasb);
         check("lffn_bh4_project_f32", lffn_bh4_project_f32(rows, dim, paddedDim, block, repeats, outDim, u, ldu,
                 weight, nullable(bias), workspace, z, ldz));
     }
@@ -110,9 +129,12 @@ public final class Kernels {
                                      MemorySegment code, long ldcode, MemorySegment score, long ldscore) {
         positive("tables", tables);
         tau(tau);
-        matrix("z", z, rows, Math.multiplyExact(tables, tau), ldz, F32);
-        matrix("code", code, rows, tables, ldcode, I32);
-        matrix("score", score, rows, tables, ldscore, F32);
+        long zb = matrix("z", z, rows, Sizes.multiply("hash bits", tables, tau), ldz, F32);
+        long cb = matrix("code", code, rows, tables, ldcode, I32);
+        long sb = matrix("score", score, rows, tables, ldscore, F32);
+        disjoint("code", code, cb, "z", z, zb);
+        disjoint("score", score, sb, "z", z, zb);
+        disjoint("code", code, cb, "score", score, sb);
         check("lffn_hash_code_score_f32",
                 lffn_hash_code_score_f32(rows, tables, tau, z, ldz, code, ldcode, score, ldscore));
     }
@@ -127,11 +149,15 @@ public final class Kernels {
         positive("tables", tables);
         positive("outDim", outDim);
         tau(tau);
-        matrix("code", code, rows, tables, ldcode, I32);
-        matrix("score", score, rows, tables, ldscore, F32);
-        matrix("table", table, Math.multiplyExact(tables, 1L << tau), outDim, outDim, bf16 ? BF16 : F32);
-        optional("bias", bias, outDim, F32);
-        matrix("out", out, rows, outDim, ldout, F32);
+        long cb = matrix("code", code, rows, tables, ldcode, I32);
+        long sb = matrix("score", score, rows, tables, ldscore, F32);
+        long tb = matrix("table", table, Sizes.multiply("table rows", tables, 1L << tau), outDim, outDim, bf16 ? BF16 : F32);
+        long bb = optional("bias", bias, outDim, F32);
+        long ob = matrix("out", out, rows, outDim, ldout, F32);
+        disjoint("out", out, ob, "code", code, cb);
+        disjoint("out", out, ob, "score", score, sb);
+        disjoint("out", out, ob, "table", table, tb);
+        disjoint("out", out, ob, "bias", bias, bb);
         int status = bf16
                 ? lffn_gather_accum_bf16(rows, tables, tau, outDim, code, ldcode, score, ldscore, table,
                         nullable(bias), out, ldout)
@@ -152,10 +178,13 @@ public final class Kernels {
 
     /** Packs an f32 table [tables·2^τ, outDim] once for {@link #gatherAccumPacked} and the fused layer. */
     public static void tablesPack(long tables, long tau, long outDim, MemorySegment table, boolean bf16, MemorySegment packed) {
-        matrix("table", table, Math.multiplyExact(tables, 1L << tau), outDim, outDim, F32);
+        positive("tables", tables);
+        tau(tau);
+        long tb = matrix("table", table, Sizes.multiply("table rows", tables, 1L << tau), outDim, outDim, F32);
         long size = tablesPackSize(tables, tau, outDim, bf16);
-        if (packed.byteSize() < size) throw new ShapeException("packed tables have " + packed.byteSize() + " bytes, need " + size);
+        segment("packed tables", packed, size);
         aligned("packed tables", packed);
+        disjoint("packed tables", packed, size, "table", table, tb);
         check("lffn_tables_pack_f32", lffn_tables_pack_f32(tables, tau, outDim, table, bf16 ? 1 : 0, packed));
     }
 
@@ -163,21 +192,24 @@ public final class Kernels {
     public static void gatherAccumPacked(long rows, long tables, long tau, long outDim, MemorySegment code, long ldcode,
                                          MemorySegment score, long ldscore, MemorySegment packed, boolean bf16,
                                          MemorySegment bias, MemorySegment out, long ldout) {
-        matrix("code", code, rows, tables, ldcode, I32);
-        matrix("score", score, rows, tables, ldscore, F32);
-        packedTables(packed, tables, tau, outDim, bf16);
-        optional("bias", bias, outDim, F32);
-        matrix("out", out, rows, outDim, ldout, F32);
+        long cb = matrix("code", code, rows, tables, ldcode, I32);
+        long sb = matrix("score", score, rows, tables, ldscore, F32);
+        long pb = packedTables(packed, tables, tau, outDim, bf16);
+        long bb = optional("bias", bias, outDim, F32);
+        long ob = matrix("out", out, rows, outDim, ldout, F32);
+        disjoint("out", out, ob, "code", code, cb);
+        disjoint("out", out, ob, "score", score, sb);
+        disjoint("out", out, ob, "packed tables", packed, pb);
+        disjoint("out", out, ob, "bias", bias, bb);
         check("lffn_gather_accum_packed", lffn_gather_accum_packed(rows, tables, tau, outDim, code, ldcode, score, ldscore,
                 packed, bf16 ? 1 : 0, nullable(bias), out, ldout));
     }
 
-    private static void packedTables(MemorySegment packed, long tables, long tau, long outDim, boolean bf16) {
+    private static long packedTables(MemorySegment packed, long tables, long tau, long outDim, boolean bf16) {
         long size = tablesPackSize(tables, tau, outDim, bf16);
-        if (packed == null || packed.byteSize() < size)
-            throw new ShapeException("packed tables have " + (packed == null ? 0 : packed.byteSize()) + " bytes, need " + size);
-        if (!packed.scope().isAlive()) throw new IllegalStateException("packed tables: memory already freed");
+        segment("packed tables", packed, size);
         aligned("packed tables", packed);
+        return size;
     }
 
     /** Bytes of scratch one {@link #lookupffnForward} call needs (capped: large calls work in tiles). */
@@ -201,31 +233,53 @@ public final class Kernels {
             throw new ShapeException("padded width " + paddedDim + " must be a power of two >= " + dim);
         if (block < 1 || paddedDim % block != 0)
             throw new ShapeException("BH4 block " + block + " must divide the padded width " + paddedDim);
-        long bits = Math.multiplyExact(tables, tau);
-        if (repeats < 1 || Math.multiplyExact(repeats, paddedDim) < bits)
+        positive("tables", tables);
+        positive("outDim", outDim);
+        tau(tau);
+        long bits = Sizes.multiply("hash bits", tables, tau);
+        if (repeats < 1 || Sizes.multiply("BH4 width", repeats, paddedDim) < bits)
             throw new ShapeException("BH4 repeats " + repeats + " × " + paddedDim + " < " + bits + " hash bits");
         if (!(eps >= 0)) throw new ShapeException("eps must be >= 0, got " + eps);
-        matrix("x", x, rows, dim, ldx, F32);
-        matrix("ln_weight", lnWeight, 1, dim, dim, F32);
-        matrix("ln_bias", lnBias, 1, dim, dim, F32);
-        long weightCount = Math.multiplyExact(Math.multiplyExact(repeats * 4, paddedDim), block);
-        matrix("proj_weight", projWeight, 1, weightCount, weightCount, F32);
-        optional("proj_bias", projBias, bits, F32);
-        packedTables(packedTables, tables, tau, outDim, bf16);
-        optional("bias", bias, outDim, F32);
+        long xb = matrix("x", x, rows, dim, ldx, F32);
+        long lwb = matrix("ln_weight", lnWeight, 1, dim, dim, F32);
+        long lbb = matrix("ln_bias", lnBias, 1, dim, dim, F32);
+        long weightCount = Sizes.multiply("BH4 weight elements", Sizes.multiply("BH4 weight elements", repeats, 4), paddedDim, block);
+        long pwb = matrix("proj_weight", projWeight, 1, weightCount, weightCount, F32);
+        long pbb = optional("proj_bias", projBias, bits, F32);
+        long ptb = packedTables(packedTables, tables, tau, outDim, bf16);
+        long bb = optional("bias", bias, outDim, F32);
         long ws = lookupffnWorkspaceSize(rows, dim, paddedDim, tables, tau);
-        if (workspace.byteSize() < ws) throw new ShapeException("LookupFFN workspace has " + workspace.byteSize() + " bytes, needs " + ws);
+        segment("workspace", workspace, ws);
         aligned("workspace", workspace);
-        matrix("out", out, rows, outDim, ldout, F32);
+        long ob = matrix("out", out, rows, outDim, ldout, F32);
+        disjoint("out", out, ob, "workspace", workspace, ws);
+        writtenDisjointFromInputs("out", out, ob, x, xb, lnWeight, lwb, lnBias, lbb, projWeight, pwb, projBias, pbb,
+                packedTables, ptb, bias, bb);
+        writtenDisjointFromInputs("workspace", workspace, ws, x, xb, lnWeight, lwb, lnBias, lbb, projWeight, pwb,
+                projBias, pbb, packedTables, ptb, bias, bb);
         check("lffn_lookupffn_forward_f32", lffn_lookupffn_forward_f32(rows, dim, paddedDim, block, repeats, tables, tau, outDim,
                 x, ldx, lnWeight, lnBias, eps, projWeight, nullable(projBias), packedTables, bf16 ? 1 : 0, nullable(bias),
                 workspace, out, ldout));
     }
 
+    private static void writtenDisjointFromInputs(String name, MemorySegment w, long wb, MemorySegment x, long xb,
+                                                  MemorySegment lnWeight, long lwb, MemorySegment lnBias, long lbb,
+                                                  MemorySegment projWeight, long pwb, MemorySegment projBias, long pbb,
+                                                  MemorySegment packedTables, long ptb, MemorySegment bias, long bb) {
+        disjoint(name, w, wb, "x", x, xb);
+        disjoint(name, w, wb, "ln_weight", lnWeight, lwb);
+        disjoint(name, w, wb, "ln_bias", lnBias, lbb);
+        disjoint(name, w, wb, "proj_weight", projWeight, pwb);
+        disjoint(name, w, wb, "proj_bias", projBias, pbb);
+        disjoint(name, w, wb, "packed tables", packedTables, ptb);
+        disjoint(name, w, wb, "bias", bias, bb);
+    }
+
     /** The sum of n floats (a streaming read: the benchmarks use it to measure read bandwidth). */
     public static float reduceSum(long n, MemorySegment x, MemorySegment sumOut) {
-        matrix("x", x, 1, n, n, F32);
-        matrix("sum", sumOut, 1, 1, 1, F32);
+        long xb = matrix("x", x, 1, n, n, F32);
+        long sb = matrix("sum", sumOut, 1, 1, 1, F32);
+        disjoint("sum", sumOut, sb, "x", x, xb);
         check("lffn_reduce_sum_f32", lffn_reduce_sum_f32(n, x, sumOut));
         return sumOut.get(java.lang.foreign.ValueLayout.JAVA_FLOAT, 0);
     }
@@ -245,11 +299,13 @@ public final class Kernels {
                             boolean transB, MemorySegment bias, Epilogue epilogue, MemorySegment c, long ldc) {
         positive("n", n);
         positive("k", k);
-        matrix("a", a, m, k, lda, F32);
-        if (transB) matrix("b", b, n, k, ldb, F32);
-        else matrix("b", b, k, n, ldb, F32);
-        optional("bias", bias, n, F32);
-        matrix("c", c, m, n, ldc, F32);
+        long ab = matrix("a", a, m, k, lda, F32);
+        long bb = transB ? matrix("b", b, n, k, ldb, F32) : matrix("b", b, k, n, ldb, F32);
+        long biasb = optional("bias", bias, n, F32);
+        long cb = matrix("c", c, m, n, ldc, F32);
+        disjoint("c", c, cb, "a", a, ab);
+        disjoint("c", c, cb, "b", b, bb);
+        disjoint("c", c, cb, "bias", bias, biasb);
         check("lffn_gemm_f32", lffn_gemm_f32(m, n, k, a, lda, b, ldb, transB ? 1 : 0, nullable(bias),
                 epilogue.ordinal(), c, ldc));
     }
@@ -263,23 +319,24 @@ public final class Kernels {
     }
 
     public static void gemmPackB(long n, long k, MemorySegment b, long ldb, boolean transB, MemorySegment packed) {
-        if (transB) matrix("b", b, n, k, ldb, F32);
-        else matrix("b", b, k, n, ldb, F32);
+        long bb = transB ? matrix("b", b, n, k, ldb, F32) : matrix("b", b, k, n, ldb, F32);
         long size = gemmPackBSize(n, k);
-        if (packed.byteSize() < size)
-            throw new ShapeException("packed B has " + packed.byteSize() + " bytes, needs " + size);
+        segment("packed", packed, size);
         aligned("packed", packed);
+        disjoint("packed", packed, size, "b", b, bb);
         check("lffn_gemm_pack_b_f32", lffn_gemm_pack_b_f32(n, k, b, ldb, transB ? 1 : 0, packed));
     }
 
     public static void gemmPacked(long m, long n, long k, MemorySegment a, long lda, MemorySegment packedB,
                                   MemorySegment bias, Epilogue epilogue, MemorySegment c, long ldc) {
-        matrix("a", a, m, k, lda, F32);
+        long ab = matrix("a", a, m, k, lda, F32);
         long size = gemmPackBSize(n, k);
-        if (packedB.byteSize() < size)
-            throw new ShapeException("packed B has " + packedB.byteSize() + " bytes, needs " + size);
-        optional("bias", bias, n, F32);
-        matrix("c", c, m, n, ldc, F32);
+        segment("packed B", packedB, size);
+        long biasb = optional("bias", bias, n, F32);
+        long cb = matrix("c", c, m, n, ldc, F32);
+        disjoint("c", c, cb, "a", a, ab);
+        disjoint("c", c, cb, "packed B", packedB, size);
+        disjoint("c", c, cb, "bias", bias, biasb);
         check("lffn_gemm_packed_f32",
                 lffn_gemm_packed_f32(m, n, k, a, lda, packedB, nullable(bias), epilogue.ordinal(), c, ldc));
     }
@@ -301,25 +358,63 @@ public final class Kernels {
         if (tau < 1 || tau > 16) throw new ShapeException("tau (bits per table) must be in 1..16, got " + tau);
     }
 
-    /** A rows × cols matrix with leading dimension ld (elements of elemBytes) must fit in seg. */
-    static void matrix(String name, MemorySegment seg, long rows, long cols, long ld, long elemBytes) {
-        if (seg == null || seg.equals(MemorySegment.NULL)) throw new ShapeException(name + " is null");
+    /**
+     * A rows × cols matrix with leading dimension ld (elements of elemBytes) must fit in seg, a segment the
+     * kernel may use ({@link #requireUsable}). Returns the bytes the kernel touches from seg's start.
+     */
+    static long matrix(String name, MemorySegment seg, long rows, long cols, long ld, long elemBytes) {
         if (rows < 0 || cols < 0) throw new ShapeException(name + ": negative size " + rows + " × " + cols);
         if (ld < cols) throw new ShapeException(name + ": leading dimension " + ld + " < " + cols + " columns");
-        if (!seg.isNative()) throw new ShapeException(name + " must be native memory, not a heap segment");
-        // the generated wrappers turn any failure into AssertionError, so liveness is checked here
-        if (!seg.scope().isAlive()) throw new IllegalStateException(name + ": its memory was already freed (arena closed)");
+        long need = rows == 0 || cols == 0 ? 0
+                : Sizes.multiply(name, Sizes.add(name, Sizes.multiply(name, rows - 1, ld), cols), elemBytes);
+        segment(name, seg, need);
         if (seg.address() % elemBytes != 0)
             throw new ShapeException(name + " is not aligned to its " + elemBytes + "-byte elements");
-        long need = rows == 0 || cols == 0 ? 0
-                : Math.multiplyExact(Math.addExact(Math.multiplyExact(rows - 1, Math.max(ld, cols)), cols), elemBytes);
-        if (seg.byteSize() < need)
-            throw new ShapeException(name + " has " + seg.byteSize() + " bytes, needs " + need + " for " + rows
-                    + " × " + cols + " (leading dimension " + ld + ")");
+        return need;
     }
 
-    private static void optional(String name, MemorySegment seg, long n, long elemBytes) {
-        if (seg != null && !seg.equals(MemorySegment.NULL)) matrix(name, seg, 1, n, n, elemBytes);
+    /** An optional vector of n elements; returns the bytes touched (0 when absent). */
+    private static long optional(String name, MemorySegment seg, long n, long elemBytes) {
+        return seg != null && !seg.equals(MemorySegment.NULL) ? matrix(name, seg, 1, n, n, elemBytes) : 0;
+    }
+
+    /**
+     * A segment a kernel may be handed: not null, native, alive and accessible from this thread. Checked here
+     * because the generated wrappers turn any failure inside a downcall into an AssertionError.
+     */
+    public static void requireUsable(String name, MemorySegment seg) {
+        if (seg == null || seg.equals(MemorySegment.NULL)) throw new ShapeException(name + " is null");
+        if (!seg.isNative()) throw new ShapeException(name + " must be native memory, not a heap segment");
+        if (!seg.scope().isAlive()) throw new IllegalStateException(name + ": its memory was already freed (arena closed)");
+        if (!seg.isAccessibleBy(Thread.currentThread()))
+            throw new WrongThreadException(name + ": its memory belongs to a confined arena of another thread ("
+                    + Thread.currentThread() + " may not use it)");
+    }
+
+    /** {@link #requireUsable} and at least {@code bytes} bytes. */
+    private static void segment(String name, MemorySegment seg, long bytes) {
+        requireUsable(name, seg);
+        if (seg.byteSize() < bytes) throw new ShapeException(name + " has " + seg.byteSize() + " bytes, needs " + bytes);
+    }
+
+    /**
+     * The first {@code aBytes} of a and the first {@code bBytes} of b must not share a byte (a is written, b is
+     * read or written too): aliased restrict pointers give silently wrong results. Absent (null) segments pass.
+     */
+    public static void disjoint(String aName, MemorySegment a, long aBytes, String bName, MemorySegment b, long bBytes) {
+        if (a == null || b == null || aBytes <= 0 || bBytes <= 0) return;
+        long as = a.address(), bs = b.address();
+        if (as < bs + bBytes && bs < as + aBytes)
+            throw new ShapeException(aName + " overlaps " + bName + " (bytes [" + Long.toHexString(as) + ", +" + aBytes
+                    + ") and [" + Long.toHexString(bs) + ", +" + bBytes + ")): the kernel writes " + aName
+                    + " while it reads " + bName + "; use separate buffers");
+    }
+
+    /** As {@link #disjoint}, except that exactly the same matrix (address and leading dimension) is allowed. */
+    private static void sameOrDisjoint(String outName, MemorySegment out, long outBytes, long ldOut, String inName,
+                                       MemorySegment in, long inBytes, long ldIn) {
+        if (out.address() == in.address() && ldOut == ldIn) return;
+        disjoint(outName, out, outBytes, inName, in, inBytes);
     }
 
     private static void aligned(String name, MemorySegment seg) {
@@ -336,9 +431,11 @@ public final class Kernels {
     public static void softmaxRows(long rows, long cols, MemorySegment x, long ldx, float scale, MemorySegment maskAdd,
                                    MemorySegment y, long ldy) {
         positive("cols", cols);
-        matrix("x", x, rows, cols, ldx, F32);
-        optional("maskAdd", maskAdd, cols, F32);
-        matrix("y", y, rows, cols, ldy, F32);
+        long xb = matrix("x", x, rows, cols, ldx, F32);
+        long mb = optional("maskAdd", maskAdd, cols, F32);
+        long yb = matrix("y", y, rows, cols, ldy, F32);
+        sameOrDisjoint("y", y, yb, ldy, "x", x, xb, ldx);
+        disjoint("y", y, yb, "maskAdd", maskAdd, mb);
         if (!Float.isFinite(scale)) throw new ShapeException("softmax scale must be finite, got " + scale);
         check("lffn_softmax_rows_f32", lffn_softmax_rows_f32(rows, cols, x, ldx, scale, nullable(maskAdd), y, ldy));
     }
@@ -347,9 +444,11 @@ public final class Kernels {
     public static void add(long rows, long cols, MemorySegment a, long lda, MemorySegment b, long ldb,
                            MemorySegment y, long ldy) {
         positive("cols", cols);
-        matrix("a", a, rows, cols, lda, F32);
-        matrix("b", b, rows, cols, ldb, F32);
-        matrix("y", y, rows, cols, ldy, F32);
+        long ab = matrix("a", a, rows, cols, lda, F32);
+        long bb = matrix("b", b, rows, cols, ldb, F32);
+        long yb = matrix("y", y, rows, cols, ldy, F32);
+        sameOrDisjoint("y", y, yb, ldy, "a", a, ab, lda);
+        sameOrDisjoint("y", y, yb, ldy, "b", b, bb, ldb);
         check("lffn_add_f32", lffn_add_f32(rows, cols, a, lda, b, ldb, y, ldy));
     }
 
@@ -369,16 +468,25 @@ public final class Kernels {
         positive("seqLen", seqLen);
         positive("heads", heads);
         positive("headSize", headSize);
-        long width = Math.multiplyExact(heads, headSize);
-        matrix("q", q, seqLen, width, ldq, F32);
-        matrix("k", k, seqLen, width, ldk, F32);
-        matrix("v", v, seqLen, width, ldv, F32);
-        optional("maskAdd", maskAdd, seqLen, F32);
+        long width = Sizes.multiply("attention width", heads, headSize);
+        long qb = matrix("q", q, seqLen, width, ldq, F32);
+        long kb = matrix("k", k, seqLen, width, ldk, F32);
+        long vb = matrix("v", v, seqLen, width, ldv, F32);
+        long mb = optional("maskAdd", maskAdd, seqLen, F32);
         long ws = attentionWorkspaceSize(seqLen);
-        if (workspace.byteSize() < ws)
-            throw new ShapeException("attention workspace has " + workspace.byteSize() + " bytes, needs " + ws);
+        segment("workspace", workspace, ws);
         aligned("workspace", workspace);
-        matrix("out", out, seqLen, width, ldout, F32);
+        long ob = matrix("out", out, seqLen, width, ldout, F32);
+        for (int w = 0; w < 2; w++) {
+            String name = w == 0 ? "out" : "workspace";
+            MemorySegment seg = w == 0 ? out : workspace;
+            long extent = w == 0 ? ob : ws;
+            disjoint(name, seg, extent, "q", q, qb);
+            disjoint(name, seg, extent, "k", k, kb);
+            disjoint(name, seg, extent, "v", v, vb);
+            disjoint(name, seg, extent, "maskAdd", maskAdd, mb);
+        }
+        disjoint("out", out, ob, "workspace", workspace, ws);
         if (!Float.isFinite(scale)) throw new ShapeException("attention scale must be finite, got " + scale);
         check("lffn_attention_f32", lffn_attention_f32(seqLen, heads, headSize, q, ldq, k, ldk, v, ldv, scale,
                 nullable(maskAdd), workspace, out, ldout));

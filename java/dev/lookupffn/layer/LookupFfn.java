@@ -2,7 +2,9 @@ package dev.lookupffn.layer;
 
 import dev.lookupffn.LookupFfnException.ShapeException;
 import dev.lookupffn.ffi.Kernels;
+import dev.lookupffn.parallel.CallGate;
 import dev.lookupffn.parallel.WorkerPool;
+import dev.lookupffn.parallel.WorkspacePool;
 import dev.lookupffn.safetensors.SafetensorsFile;
 import dev.lookupffn.tensor.DType;
 import dev.lookupffn.tensor.Tensor;
@@ -16,9 +18,12 @@ import java.util.function.Function;
  * from hashing a projection of {@code LayerNorm(x)}. Built from tensors named as the authors' PyTorch
  * {@code state_dict}; the configuration is inferred from their shapes.
  *
- * <p>Thread safety: {@link #forward} may be called from many threads at once (each calling thread gets its own
- * scratch memory). {@link #close()} must not race with forward calls. Weights are copied into memory this layer
- * owns (64-byte aligned; tables optionally converted to bf16), so the source file may be closed after loading.
+ * <p>Thread safety: {@link #forward} may be called from any number of threads at once. Each running range of
+ * rows borrows a workspace sized for its rows from a small pool and gives it back when done, so scratch memory
+ * is bounded by the calls running at the same time, not by how many threads ever called. {@link #close()} waits
+ * for running calls and frees everything; later calls throw {@link IllegalStateException}. Weights are copied
+ * into memory this layer owns (64-byte aligned; tables optionally converted to bf16), so the source file may be
+ * closed after loading.
  */
 public final class LookupFfn implements AutoCloseable {
     /** How the hash projection is computed. */
@@ -75,13 +80,14 @@ public final class LookupFfn implements AutoCloseable {
     private final MemorySegment projectionBias; // (h·τ)
     private final MemorySegment tables;         // (h·2^τ, o) packed by lffn_tables_pack_f32, F32 or BF16
     private final MemorySegment bias;           // (o)
-    private final ThreadLocal<Scratch> scratch;
+    private final CallGate gate = new CallGate("layer");
+    private final WorkspacePool<Scratch> workspaces;
     private final WorkerPool.SegmentRangeBody rowsBody = (worker, start, end, x, out) -> forwardRows(x, out, start, end);
 
     /**
-     * Per-thread scratch: the fused kernel's workspace (BH4), or the dense path's tile intermediates; and the
-     * views of the rows this thread handed to its last fused call, reused while calls pass the same tensors and
-     * row ranges (a serving loop with fixed buffers), so that a warm BH4 forward allocates nothing.
+     * One workspace: the fused kernel's scratch (BH4), or the dense path's tile intermediates; and the views of
+     * the rows handed to its last fused call, reused while calls pass the same tensors and row ranges (a serving
+     * loop with fixed buffers gets its thread's workspace back), so that a warm BH4 forward allocates nothing.
      */
     private record Scratch(MemorySegment ln, MemorySegment z, MemorySegment code, MemorySegment score,
                            MemorySegment workspace, RowsView xRows, RowsView outRows) {
@@ -92,8 +98,8 @@ public final class LookupFfn implements AutoCloseable {
 
     /**
      * The slice of the last (segment, offset, size) asked for, kept until another is asked for. It holds one
-     * reference to the caller's segment per thread and layer, which keeps an automatic arena's memory alive
-     * until the next call on that thread: a bounded retention, the price of allocation-free calls.
+     * reference to the caller's segment per idle workspace, which keeps an automatic arena's memory alive until
+     * that workspace serves another call or is freed: a bounded retention, the price of allocation-free calls.
      */
     private static final class RowsView {
         private MemorySegment base, view;
@@ -120,7 +126,8 @@ public final class LookupFfn implements AutoCloseable {
         this.projectionBias = projectionBias;
         this.tables = tables;
         this.bias = bias;
-        this.scratch = ThreadLocal.withInitial(this::newScratch);
+        long rowsPerWorkspace = config.projection() == Projection.BH4 ? FUSED_ROWS : GATHER_ROWS;
+        this.workspaces = new WorkspacePool<>(rowsPerWorkspace, WorkspacePool.defaultMaxIdle(), this::newScratch);
     }
 
     /** Loads the layer whose tensors are {@code prefix + name} in a safetensors file. */
@@ -229,6 +236,8 @@ public final class LookupFfn implements AutoCloseable {
 
     /** out = LookupFFN(x) for x [B, d], into a new owned [B, o] tensor, on the shared worker pool. */
     public Tensor forward(Tensor x) {
+        if (gate.isClosed()) throw new IllegalStateException("layer is closed");
+        checkInput(x);
         Tensor out = Tensor.allocate(DType.F32, x.dim(0), config.outDim());
         try {
             forward(x, out, WorkerPool.shared());
@@ -239,24 +248,32 @@ public final class LookupFfn implements AutoCloseable {
         }
     }
 
-    /** out [B, o] = LookupFFN(x [B, d]); no allocation beyond first-use scratch; rows split over the pool. */
+    /**
+     * out [B, o] = LookupFFN(x [B, d]), rows split over the pool (all on the calling thread when x or out is
+     * memory of a confined arena). out must not overlap x. A warm call allocates nothing on the Java heap.
+     */
     public void forward(Tensor x, Tensor out, WorkerPool pool) {
-        checkIo(x, out);
-        final MemorySegment xs = x.segment(), os = out.segment();
-        pool.forRanges(x.dim(0), 16, rowsBody, xs, os);
+        gate.enter();
+        try {
+            checkIo(x, out);
+            pool.forRanges(x.dim(0), 16, rowsBody, x.segment(), out.segment());
+        } finally {
+            gate.exit();
+        }
     }
 
     private void checkIo(Tensor x, Tensor out) {
         checkInput(x);
+        Kernels.requireUsable("output tensor", out.segment());
         out.requireDType(DType.F32);
         if (out.rank() != 2 || out.dim(0) != x.dim(0) || out.dim(1) != config.outDim())
             throw new ShapeException("output should be [" + x.dim(0) + ", " + config.outDim() + "], got "
                     + Arrays.toString(out.shape()));
+        Kernels.disjoint("output tensor", out.segment(), out.byteSize(), "input tensor", x.segment(), x.byteSize());
     }
 
     private void checkInput(Tensor x) {
-        if (!arena.scope().isAlive()) throw new IllegalStateException("layer is closed");
-        if (!x.segment().scope().isAlive()) throw new IllegalStateException("input tensor is closed");
+        Kernels.requireUsable("input tensor", x.segment());
         x.requireDType(DType.F32);
         if (x.rank() != 2 || x.dim(1) != config.dim())
             throw new ShapeException("input should be [B, " + config.dim() + "], got " + Arrays.toString(x.shape()));
@@ -264,7 +281,15 @@ public final class LookupFfn implements AutoCloseable {
 
     /** The whole pipeline for rows [start, end) on the calling thread. */
     private void forwardRows(MemorySegment x, MemorySegment out, long start, long end) {
-        Scratch s = scratch.get();
+        WorkspacePool.Lease<Scratch> lease = workspaces.take(end - start);
+        try {
+            forwardRows(x, out, start, end, lease.scratch());
+        } finally {
+            workspaces.release(lease);
+        }
+    }
+
+    private void forwardRows(MemorySegment x, MemorySegment out, long start, long end, Scratch s) {
         Config c = config;
         long d = c.dim(), o = c.outDim(), h = c.tables(), bits = c.hashBits();
         boolean bf16 = c.tableDType() == DType.BF16;
@@ -305,14 +330,15 @@ public final class LookupFfn implements AutoCloseable {
                     projection, projectionBias, s.workspace(), s.z(), c.hashBits());
     }
 
-    private Scratch newScratch() {
+    /** Scratch for ranges of up to {@code rows} rows (at most FUSED_ROWS, or GATHER_ROWS for dense). */
+    private Scratch newScratch(Arena arena, long rows) {
         Config c = config;
         if (c.projection() == Projection.BH4) {
-            long ws = Kernels.lookupffnWorkspaceSize(FUSED_ROWS, c.dim(), c.paddedDim(), c.tables(), c.tau());
+            long ws = Kernels.lookupffnWorkspaceSize(rows, c.dim(), c.paddedDim(), c.tables(), c.tau());
             MemorySegment none = MemorySegment.NULL;
             return new Scratch(none, none, none, none, arena.allocate(Math.max(ws, 64), 64));
         }
-        long t = TILE_ROWS, g = GATHER_ROWS;
+        long t = Math.min(rows, TILE_ROWS), g = rows;
         return new Scratch(arena.allocate(t * c.dim() * 4, 64), arena.allocate(t * c.hashBits() * 4, 64),
                 arena.allocate(g * c.tables() * 4, 64), arena.allocate(g * c.tables() * 4, 64), MemorySegment.NULL);
     }
@@ -331,6 +357,15 @@ public final class LookupFfn implements AutoCloseable {
 
     /** Runs the pipeline single-threaded and keeps every intermediate (SPEC.md steps 1–4). */
     public Trace trace(Tensor x) {
+        gate.enter();
+        try {
+            return traced(x);
+        } finally {
+            gate.exit();
+        }
+    }
+
+    private Trace traced(Tensor x) {
         checkInput(x);
         long b = x.dim(0);
         Config c = config;
@@ -355,9 +390,11 @@ public final class LookupFfn implements AutoCloseable {
         return new Trace(ln, z, code, score, out);
     }
 
-    /** Frees the weights and every thread's scratch. */
+    /** Waits for running calls, then frees the weights and the workspaces; later calls throw IllegalStateException. */
     @Override
     public void close() {
-        if (arena.scope().isAlive()) arena.close();
+        if (!gate.close()) return;
+        workspaces.close();
+        arena.close();
     }
 }

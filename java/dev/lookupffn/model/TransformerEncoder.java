@@ -4,8 +4,11 @@ import dev.lookupffn.LookupFfnException.ShapeException;
 import dev.lookupffn.ffi.Kernels;
 import dev.lookupffn.ffi.Kernels.Epilogue;
 import dev.lookupffn.layer.LookupFfn;
+import dev.lookupffn.parallel.CallGate;
 import dev.lookupffn.parallel.WorkerPool;
+import dev.lookupffn.parallel.WorkspacePool;
 import dev.lookupffn.tensor.DType;
+import dev.lookupffn.tensor.Sizes;
 import dev.lookupffn.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -28,10 +31,12 @@ import java.util.function.IntFunction;
  *
  * <p>Java owns the graph, the weights (copied at construction into 64-byte aligned memory this object owns,
  * linear weights packed once for the GEMM, Q/K/V fused into one GEMM) and the threads: row-wise steps split rows
- * over the {@link WorkerPool}, attention splits (sequence, head) pairs. Activations live in per-calling-thread
- * buffers reused across calls. Thread safety: {@link #forward} may be called from several threads at once
- * (with caller-supplied FFN blocks, {@link Options#externalFfn()}, only if those blocks allow it);
- * {@link #close()} must not race with it.
+ * over the {@link WorkerPool}, attention splits (sequence, head) pairs. Each call borrows its activation
+ * buffers (and each attention range its scratch) from small pools of workspaces sized to the call and gives them
+ * back at its end, so memory is bounded by the calls running at once, not by how many threads ever called.
+ * Thread safety: {@link #forward} may be called from any number of threads at once (with caller-supplied FFN
+ * blocks, {@link Options#externalFfn()}, only if those blocks allow it); {@link #close()} waits for running calls,
+ * and later calls throw {@link IllegalStateException}.
  */
 public final class TransformerEncoder implements AutoCloseable {
     /** The feed-forward block of a layer. */
@@ -111,7 +116,9 @@ public final class TransformerEncoder implements AutoCloseable {
     private final MemorySegment finalLnW, finalLnB; // PRE only
     private final LmHead lmHead;                    // null without lm_head.*
     private final long intermediate;                // widest dense FFN hidden width (0 when none)
-    private final ThreadLocal<Workspace> workspaces = ThreadLocal.withInitial(Workspace::new);
+    private final CallGate gate = new CallGate("encoder");
+    private final WorkspacePool<Workspace> workspaces;         // activations of one call, by rows (batch · seqLen)
+    private final WorkspacePool<MemorySegment> attentionScratch; // one attention range's scratch, by sequence length
 
     /** y = x·Wᵀ + b with W packed for the GEMM. */
     private record Linear(long in, long out, MemorySegment packed, MemorySegment bias) {
@@ -181,6 +188,12 @@ public final class TransformerEncoder implements AutoCloseable {
                 finalLnW = finalLnB = null;
             }
             lmHead = w.has("lm_head.dense.weight") ? lmHead(ld, cfg) : null;
+            final int hidden = h;
+            final long inter = widest;
+            workspaces = new WorkspacePool<>(1L << 40, WorkspacePool.defaultMaxIdle(),
+                    (a, rows) -> new Workspace(a, rows, hidden, inter));
+            attentionScratch = new WorkspacePool<>(Math.max(1, cfg.maxPositions()), WorkspacePool.defaultMaxIdle(),
+                    (a, seqLen) -> a.allocate(Math.max(64, Kernels.attentionWorkspaceSize(seqLen)), Tensor.ALIGNMENT));
         } catch (RuntimeException | Error e) {
             for (Layer l : built) if (l != null && l.lookup() != null) l.lookup().close();
             arena.close();
@@ -357,7 +370,8 @@ public final class TransformerEncoder implements AutoCloseable {
     /**
      * Writes the sequence output of {@code batch} into {@code out} [batch · seqLen, hidden] (the last layer's
      * output: after {@code encoder.LayerNorm} for pre-norm, after the last {@code output.LayerNorm} for post-norm).
-     * Rows at padded positions are computed but meaningless.
+     * Rows at padded positions are computed but meaningless. When {@code out} is memory of a confined arena,
+     * every step runs on the calling thread.
      */
     public void forward(Batch batch, Tensor out, WorkerPool pool) {
         forward(batch, out, pool, null);
@@ -368,16 +382,31 @@ public final class TransformerEncoder implements AutoCloseable {
      * not profiled). The output is the same with or without a timer.
      */
     public void forward(Batch batch, Tensor out, WorkerPool pool, StageTimer timer) {
-        if (!arena.scope().isAlive()) throw new IllegalStateException("encoder is closed");
-        out.requireDType(DType.F32);
+        gate.enter();
+        try {
+            Kernels.requireUsable("output tensor", out.segment());
+            out.requireDType(DType.F32);
+            long n = (long) batch.batchSize() * batch.seqLen();
+            if (out.rank() != 2 || out.dim(0) != n || out.dim(1) != config.hidden())
+                throw new ShapeException("encoder output should be [" + n + ", " + config.hidden() + "], got "
+                        + Arrays.toString(out.shape()));
+            // an output confined to the calling thread keeps every step on this thread
+            WorkerPool steps = pool.workersCanAccess(out.segment()) ? pool : INLINE;
+            WorkspacePool.Lease<Workspace> lease = workspaces.take(n);
+            try {
+                forward(batch, out.segment(), lease.scratch(), steps, timer == null ? null : new StageClock(timer));
+            } finally {
+                workspaces.release(lease);
+            }
+        } finally {
+            gate.exit();
+        }
+    }
+
+    /** The whole graph into x [batch · seqLen, hidden] with the activations of one workspace. */
+    private void forward(Batch batch, MemorySegment x, Workspace ws, WorkerPool pool, StageClock clock) {
         final int b = batch.batchSize(), t = batch.seqLen(), h = config.hidden();
         final long n = (long) b * t;
-        if (out.rank() != 2 || out.dim(0) != n || out.dim(1) != h)
-            throw new ShapeException("encoder output should be [" + n + ", " + h + "], got " + Arrays.toString(out.shape()));
-        final StageClock clock = timer == null ? null : new StageClock(timer);
-        final Workspace ws = workspaces.get();
-        ws.ensure(n, t, b, h, intermediate, pool.threads());
-        final MemorySegment x = out.segment(); // the hidden state lives in the output
 
         // 0. per sequence: how many keys attention reads (a 1…1 0…0 mask reads its prefix without a mask), the
         //    additive mask otherwise
@@ -535,26 +564,35 @@ public final class TransformerEncoder implements AutoCloseable {
 
     /** Self-attention of every (sequence, head) pair; runs of heads of one sequence go to one kernel call. */
     private void attention(int b, int t, int[] keys, Workspace ws, WorkerPool pool) {
-        final int heads = config.heads(), hs = config.headSize(), h = config.hidden();
-        final float scale = config.attentionScale();
-        pool.forRanges((long) b * heads, 1, (worker, s, e) -> {
-            MemorySegment scratch = ws.attn[worker];
-            for (long p = s; p < e; ) {
-                int seq = (int) (p / heads), h0 = (int) (p % heads);
-                int count = (int) Math.min(e - p, heads - h0);
-                p += count;
-                int len = keys[seq];
-                if (len == 0) continue; // nothing to attend to: the rows stay zero
-                // a masked sequence attends over all t keys with the additive mask; a prefix one over its len keys
-                int rowsUsed = len < 0 ? t : len;
-                MemorySegment mask = len < 0 ? ws.maskAdd.asSlice((long) seq * t * 4, (long) t * 4) : null;
-                long base = (long) seq * t;
-                MemorySegment q = ws.qkv.asSlice((base * 3 * h + (long) h0 * hs) * 4);
-                Kernels.attention(rowsUsed, count, hs, q, 3L * h, q.asSlice((long) h * 4), 3L * h,
-                        q.asSlice(2L * h * 4), 3L * h, scale, mask, scratch,
-                        ws.ctx.asSlice((base * h + (long) h0 * hs) * 4), h);
+        pool.forRanges((long) b * config.heads(), 1, (worker, s, e) -> {
+            WorkspacePool.Lease<MemorySegment> lease = attentionScratch.take(t);
+            try {
+                attentionRange(t, keys, ws, lease.scratch(), s, e);
+            } finally {
+                attentionScratch.release(lease);
             }
         });
+    }
+
+    /** (sequence, head) pairs [s, e) of the attention step, with one range's scratch. */
+    private void attentionRange(int t, int[] keys, Workspace ws, MemorySegment scratch, long s, long e) {
+        final int heads = config.heads(), hs = config.headSize(), h = config.hidden();
+        final float scale = config.attentionScale();
+        for (long p = s; p < e; ) {
+            int seq = (int) (p / heads), h0 = (int) (p % heads);
+            int count = (int) Math.min(e - p, heads - h0);
+            p += count;
+            int len = keys[seq];
+            if (len == 0) continue; // nothing to attend to: the rows stay zero
+            // a masked sequence attends over all t keys with the additive mask; a prefix one over its len keys
+            int rowsUsed = len < 0 ? t : len;
+            MemorySegment mask = len < 0 ? ws.maskAdd.asSlice((long) seq * t * 4, (long) t * 4) : null;
+            long base = (long) seq * t;
+            MemorySegment q = ws.qkv.asSlice((base * 3 * h + (long) h0 * hs) * 4);
+            Kernels.attention(rowsUsed, count, hs, q, 3L * h, q.asSlice((long) h * 4), 3L * h,
+                    q.asSlice(2L * h * 4), 3L * h, scale, mask, scratch,
+                    ws.ctx.asSlice((base * h + (long) h0 * hs) * 4), h);
+        }
     }
 
     /** Keys per sequence: its length when the mask is 1…1 0…0 (padding rows of ctx are zeroed), -1 otherwise. */
@@ -621,6 +659,15 @@ public final class TransformerEncoder implements AutoCloseable {
      * {@code decoder(layer_norm(GELU(dense(x)))) + bias}. Needs the {@code lm_head.*} tensors.
      */
     public Tensor maskedLmLogits(Tensor sequenceOutput, WorkerPool pool) {
+        gate.enter();
+        try {
+            return logits(sequenceOutput, pool);
+        } finally {
+            gate.exit();
+        }
+    }
+
+    private Tensor logits(Tensor sequenceOutput, WorkerPool pool) {
         if (lmHead == null) throw new ShapeException("this encoder was loaded without a masked-LM head (lm_head.*)");
         int h = config.hidden(), v = config.vocabSize();
         if (sequenceOutput.rank() != 2 || sequenceOutput.dim(1) != h)
@@ -644,43 +691,33 @@ public final class TransformerEncoder implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------------ buffers
 
-    /** Activations of one calling thread, grown on demand (GC-managed native memory). */
+    /** The activations of one call of up to {@code rows} rows (batch · seqLen), in a workspace's arena. */
     private static final class Workspace {
-        long rowCap = -1, seqCap = -1, batchCap = -1, interCap = -1;
-        int threadCap = -1;
-        MemorySegment qkv, ctx, tmp, ln, inter, maskAdd;
-        MemorySegment[] attn;
-        int[] keys = new int[0];
+        final MemorySegment qkv, ctx, tmp, ln, inter, maskAdd;
+        final int[] keys; // per sequence; a batch has at most one sequence per row
 
-        void ensure(long n, int t, int b, int h, long inter, int threads) {
-            if (n <= rowCap && t <= seqCap && b <= batchCap && inter <= interCap && threads <= threadCap) return;
-            rowCap = Math.max(n, rowCap);
-            seqCap = Math.max(t, seqCap);
-            batchCap = Math.max(b, batchCap);
-            interCap = Math.max(inter, interCap);
-            threadCap = Math.max(threads, threadCap);
-            Arena a = Arena.ofAuto();
-            qkv = a.allocate(rowCap * 3 * h * 4, Tensor.ALIGNMENT);
-            ctx = a.allocate(rowCap * h * 4, Tensor.ALIGNMENT);
-            tmp = a.allocate(rowCap * h * 4, Tensor.ALIGNMENT);
-            ln = a.allocate(rowCap * h * 4, Tensor.ALIGNMENT);
-            this.inter = a.allocate(Math.max(4, rowCap * interCap * 4), Tensor.ALIGNMENT);
-            maskAdd = a.allocate(rowCap * 4, Tensor.ALIGNMENT);
-            attn = new MemorySegment[threadCap];
-            for (int i = 0; i < threadCap; i++) attn[i] = a.allocate(Kernels.attentionWorkspaceSize(seqCap), Tensor.ALIGNMENT);
+        Workspace(Arena a, long rows, int h, long interWidth) {
+            qkv = a.allocate(Sizes.multiply("encoder activations", rows, 3L * h, 4), Tensor.ALIGNMENT);
+            ctx = a.allocate(Sizes.multiply("encoder activations", rows, h, 4), Tensor.ALIGNMENT);
+            tmp = a.allocate(Sizes.multiply("encoder activations", rows, h, 4), Tensor.ALIGNMENT);
+            ln = a.allocate(Sizes.multiply("encoder activations", rows, h, 4), Tensor.ALIGNMENT);
+            inter = a.allocate(Math.max(4, Sizes.multiply("encoder activations", rows, interWidth, 4)), Tensor.ALIGNMENT);
+            maskAdd = a.allocate(Sizes.multiply("encoder activations", rows, 1, 4), Tensor.ALIGNMENT);
+            keys = new int[(int) Math.min(rows, Integer.MAX_VALUE - 8)];
         }
 
         int[] keys(int b) {
-            if (keys.length < b) keys = new int[b];
             return keys;
         }
     }
 
-    /** Frees the weights (activation buffers are freed by the GC). */
+    /** Waits for running calls, then frees the weights, the LookupFFN layers and the workspaces. */
     @Override
     public void close() {
-        if (!arena.scope().isAlive()) return;
+        if (!gate.close()) return;
         for (Layer l : layers) if (l.lookup() != null) l.lookup().close();
+        workspaces.close();
+        attentionScratch.close();
         arena.close();
     }
 }

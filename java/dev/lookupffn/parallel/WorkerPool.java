@@ -12,8 +12,13 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>A pool runs one job at a time. A caller that finds it busy (another thread is using it) runs its whole job
  * on its own thread instead of waiting, so one model can be shared by many threads and each call's result does
- * not depend on which threads computed it (ranges never change what a row computes). Dispatch allocates nothing
- * on the Java heap.
+ * not depend on which threads computed it (ranges never change what a row computes). So does a nested job: one
+ * started from inside a running job of the same pool, by the caller or by a worker, runs inline on that thread.
+ * Dispatch allocates nothing on the Java heap.
+ *
+ * <p>{@link #close()} waits for the running job (if any) to end, then stops the workers; once it has returned,
+ * {@code forRanges} throws {@link IllegalStateException}. A job racing close either runs to completion (on the
+ * workers or inline) or throws that exception; it never waits forever.
  */
 public final class WorkerPool implements AutoCloseable {
     /** System property for the default thread count; default: the number of available processors. */
@@ -34,31 +39,52 @@ public final class WorkerPool implements AutoCloseable {
         void run(int worker, long start, long end, MemorySegment a, MemorySegment b);
     }
 
+    /**
+     * One worker thread and its assignment. The caller writes start/end, then the volatile ticket; the worker
+     * runs a range only when its own ticket moves, so a worker that takes no part in a job never reads it and a
+     * slow worker can never run a range of the next job twice.
+     */
+    private static final class Worker {
+        final Thread thread;
+        long start, end;
+        volatile long ticket;
+
+        Worker(Thread thread) {
+            this.thread = thread;
+        }
+    }
+
     private static volatile WorkerPool shared;
 
     private final int threads;
-    private final Thread[] workers;
-    private final ReentrantLock busy = new ReentrantLock();
+    private final Worker[] workers;
+    private final ReentrantLock busy = new ReentrantLock(); // held by the caller for the whole job
     private final AtomicInteger pending = new AtomicInteger();
     private volatile boolean closed;
+    // set under the busy lock when no job runs and none can start any more: only then may workers exit
+    private volatile boolean stopped;
 
-    // the current job, published to workers through the volatile generation
+    // the current job, written under the busy lock before the workers' tickets (volatile) publish it
     private RangeBody body;
-    private long jobSize;
-    private int jobParts;
-    private volatile long generation;
     private volatile Throwable failure;
     private volatile Thread caller;
+    private long tickets;
+
+    // the adapter the workers run for forRanges(…, SegmentRangeBody, a, b); used under the busy lock only
+    private SegmentRangeBody segmentBody;
+    private MemorySegment segmentA, segmentB;
+    private final RangeBody segmentAdapter = (w, s, e) -> segmentBody.run(w, s, e, segmentA, segmentB);
 
     private WorkerPool(int threads) {
         if (threads < 1) throw new ShapeException("thread count must be at least 1, got " + threads);
         this.threads = threads;
-        this.workers = new Thread[threads - 1];
+        this.workers = new Worker[threads - 1];
         for (int i = 0; i < workers.length; i++) {
-            final int worker = i + 1;
-            workers[i] = Thread.ofPlatform().daemon().name("lookupffn-worker-" + worker).unstarted(() -> loop(worker));
-            workers[i].start();
+            final int index = i;
+            Thread t = Thread.ofPlatform().daemon().name("lookupffn-worker-" + (i + 1)).unstarted(() -> loop(index));
+            workers[i] = new Worker(t);
         }
+        for (Worker w : workers) w.thread.start();
     }
 
     /** A pool of {@code threads} threads (the caller counts as one). Close it to stop its workers. */
@@ -96,17 +122,29 @@ public final class WorkerPool implements AutoCloseable {
         return threads;
     }
 
-    // the adapter the workers run for forRanges(…, SegmentRangeBody, a, b); used under the busy lock only
-    private SegmentRangeBody segmentBody;
-    private MemorySegment segmentA, segmentB;
-    private final RangeBody segmentAdapter = (w, s, e) -> segmentBody.run(w, s, e, segmentA, segmentB);
+    /** True once {@link #close()} has been called. */
+    public boolean isClosed() {
+        return closed;
+    }
 
-    /** As {@link #forRanges(long, long, RangeBody)}, passing {@code a} and {@code b} to every range. */
+    /**
+     * True if this pool's workers may touch {@code segment}: false for memory of a confined arena (only its owner
+     * thread may), which {@link #forRanges(long, long, SegmentRangeBody, MemorySegment, MemorySegment)} then
+     * keeps on the calling thread.
+     */
+    public boolean workersCanAccess(MemorySegment segment) {
+        return workers.length == 0 || segment == null || segment.isAccessibleBy(workers[0].thread);
+    }
+
+    /**
+     * As {@link #forRanges(long, long, RangeBody)}, passing {@code a} and {@code b} to every range. When either
+     * segment is confined to the calling thread, every range runs on the calling thread.
+     */
     public void forRanges(long n, long minRange, SegmentRangeBody body, MemorySegment a, MemorySegment b) {
         if (closed) throw new IllegalStateException("worker pool is closed");
         if (n <= 0) return;
-        int parts = (int) Math.max(1, Math.min(threads, n / Math.max(1, minRange)));
-        if (parts == 1 || !busy.tryLock()) {
+        int parts = parts(n, minRange);
+        if (parts == 1 || !workersCanAccess(a) || !workersCanAccess(b) || !acquire()) {
             body.run(0, 0, n, a, b);
             return;
         }
@@ -114,7 +152,7 @@ public final class WorkerPool implements AutoCloseable {
             segmentBody = body;
             segmentA = a;
             segmentB = b;
-            forRanges(n, minRange, segmentAdapter); // re-enters the (reentrant) lock held by this thread
+            dispatch(n, parts, segmentAdapter);
         } finally {
             segmentBody = null;
             segmentA = segmentB = null;
@@ -129,72 +167,131 @@ public final class WorkerPool implements AutoCloseable {
     public void forRanges(long n, long minRange, RangeBody body) {
         if (closed) throw new IllegalStateException("worker pool is closed");
         if (n <= 0) return;
-        int parts = (int) Math.max(1, Math.min(threads, n / Math.max(1, minRange)));
-        if (parts == 1 || !busy.tryLock()) {
+        int parts = parts(n, minRange);
+        if (parts == 1 || !acquire()) {
             body.run(0, 0, n);
             return;
         }
         try {
-            this.body = body;
-            this.jobSize = n;
-            this.jobParts = parts;
-            this.failure = null;
-            this.caller = Thread.currentThread();
-            pending.set(parts - 1);
-            generation = generation + 1; // publishes the fields above
-            for (int w = 1; w < parts; w++) LockSupport.unpark(workers[w - 1]);
-            Throwable mine = null;
-            try {
-                body.run(0, 0, rangeEnd(n, parts, 0));
-            } catch (Throwable t) {
-                mine = t;
-            }
-            // workers unpark the caller when the last range ends; spin first, short jobs end sooner than a park
-            for (int spins = 0; pending.get() > 0; spins++) {
-                if (spins < 20_000) Thread.onSpinWait();
-                else LockSupport.park(this);
-            }
-            this.body = null;
-            Throwable t = mine != null ? mine : failure;
-            if (t instanceof RuntimeException re) throw re;
-            if (t instanceof Error e) throw e;
-            if (t != null) throw new IllegalStateException(t);
+            dispatch(n, parts, body);
         } finally {
             busy.unlock();
         }
+    }
+
+    private int parts(long n, long minRange) {
+        return (int) Math.max(1, Math.min(threads, n / Math.max(1, minRange)));
+    }
+
+    /**
+     * Takes the pool for one job, or says to run inline: when another thread holds it, when this thread holds it
+     * already (a nested job from inside one of its ranges: re-entering would overwrite the running job), or when
+     * the pool was closed meanwhile (close holds the lock while it stops the workers).
+     */
+    private boolean acquire() {
+        if (busy.isHeldByCurrentThread() || !busy.tryLock()) return false;
+        if (closed) {
+            busy.unlock();
+            throw new IllegalStateException("worker pool is closed");
+        }
+        return true;
+    }
+
+    /** Runs one job on the workers and the calling thread; the caller holds the busy lock. */
+    private void dispatch(long n, int parts, RangeBody body) {
+        this.body = body;
+        this.failure = null;
+        this.caller = Thread.currentThread();
+        pending.set(parts - 1);
+        long ticket = ++tickets;
+        for (int w = 1; w < parts; w++) {
+            Worker worker = workers[w - 1];
+            worker.start = rangeStart(n, parts, w);
+            worker.end = rangeEnd(n, parts, w);
+            worker.ticket = ticket; // publishes body, start and end to this worker
+            LockSupport.unpark(worker.thread);
+        }
+        Throwable mine = null;
+        try {
+            body.run(0, 0, rangeEnd(n, parts, 0));
+        } catch (Throwable t) {
+            mine = t;
+        }
+        // workers unpark the caller when the last range ends; spin first, short jobs end sooner than a park
+        for (int spins = 0; pending.get() > 0; spins++) {
+            if (spins < 20_000) Thread.onSpinWait();
+            else LockSupport.park(this);
+        }
+        this.body = null;
+        this.caller = null;
+        if (closed) stopWorkers(); // closed from inside this job: the workers may go now
+        Throwable t = mine != null ? mine : failure;
+        if (t instanceof RuntimeException re) throw re;
+        if (t instanceof Error e) throw e;
+        if (t != null) throw new IllegalStateException(t);
+    }
+
+    private static long rangeStart(long n, int parts, int part) {
+        return n / parts * part;
     }
 
     private static long rangeEnd(long n, int parts, int part) {
         return part == parts - 1 ? n : n / parts * (part + 1);
     }
 
-    private void loop(int worker) {
+    private void loop(int index) {
+        Worker me = workers[index];
         long seen = 0;
-        while (!closed) {
-            long g = generation;
-            if (g == seen) {
+        while (true) {
+            boolean stop = stopped; // read before the ticket: once stopped, no ticket can move any more
+            long ticket = me.ticket;
+            if (ticket != seen) {
+                // an assigned range always runs, even when close() has begun: its caller is waiting for it
+                seen = ticket;
+                try {
+                    body.run(index + 1, me.start, me.end);
+                } catch (Throwable t) {
+                    failure = t;
+                } finally {
+                    Thread c = caller;
+                    if (pending.decrementAndGet() == 0) LockSupport.unpark(c);
+                }
+            } else if (stop) {
+                return;
+            } else {
                 LockSupport.park(this);
-                continue;
-            }
-            seen = g;
-            int parts = jobParts;
-            if (worker >= parts) continue;
-            long n = jobSize;
-            try {
-                body.run(worker, n / parts * worker, rangeEnd(n, parts, worker));
-            } catch (Throwable t) {
-                failure = t;
-            } finally {
-                if (pending.decrementAndGet() == 0) LockSupport.unpark(caller);
             }
         }
     }
 
-    /** Stops the workers (the shared pool cannot be closed). */
+    private boolean isWorkerThread() {
+        Thread me = Thread.currentThread();
+        for (Worker w : workers) if (w.thread == me) return true;
+        return false;
+    }
+
+    /**
+     * Stops the workers after the running job, if any, has ended (the shared pool cannot be closed). Called
+     * from inside one of this pool's own jobs, it marks the pool closed and the workers stop after that job.
+     */
     @Override
     public void close() {
-        if (this == shared) return;
-        closed = true;
-        for (Thread t : workers) LockSupport.unpark(t);
+        if (this == shared || closed) return;
+        if (busy.isHeldByCurrentThread() || isWorkerThread()) {
+            closed = true; // waiting for the lock here would wait for ourselves: the job's end stops the workers
+            return;
+        }
+        busy.lock();
+        try {
+            closed = true;
+            stopWorkers();
+        } finally {
+            busy.unlock();
+        }
+    }
+
+    private void stopWorkers() {
+        stopped = true;
+        for (Worker w : workers) LockSupport.unpark(w.thread);
     }
 }

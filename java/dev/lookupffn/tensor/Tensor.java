@@ -37,7 +37,10 @@ public final class Tensor implements AutoCloseable {
         this.owned = owned;
     }
 
-    /** A new zero-filled tensor that owns its memory (64-byte aligned); close it to free the memory. */
+    /**
+     * A new zero-filled tensor that owns its memory (64-byte aligned); close it to free the memory. A negative
+     * dimension or a byte size beyond 64 bits is a ShapeException.
+     */
     public static Tensor allocate(DType dtype, long... shape) {
         long bytes = byteSize(dtype, shape);
         Arena arena = Arena.ofShared();
@@ -78,13 +81,20 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
+    /** Bytes of a dtype × shape; a negative dimension or a size beyond 64 bits is a ShapeException. */
     static long byteSize(DType dtype, long[] shape) {
-        long n = 1;
+        if (dtype == null || shape == null) throw new ShapeException("a tensor needs a dtype and a shape");
         for (long d : shape) {
             if (d < 0) throw new ShapeException("negative dimension in shape " + Arrays.toString(shape));
-            n = Math.multiplyExact(n, d);
+            if (d == 0) return 0; // an empty tensor, whatever its other dimensions
         }
-        return Math.multiplyExact(n, (long) dtype.byteSize());
+        try {
+            long n = dtype.byteSize();
+            for (long d : shape) n = Sizes.multiply("a tensor", n, d);
+            return n;
+        } catch (ShapeException e) {
+            throw new ShapeException(dtype + " " + Arrays.toString(shape) + ": " + e.getMessage());
+        }
     }
 
     public MemorySegment segment() {
@@ -103,8 +113,12 @@ public final class Tensor implements AutoCloseable {
         return shape.length;
     }
 
+    /** Dimension i; negative i counts from the end (-1 is the last). */
     public long dim(int i) {
-        return shape[i < 0 ? shape.length + i : i];
+        int axis = i < 0 ? shape.length + i : i;
+        if (axis < 0 || axis >= shape.length)
+            throw new ShapeException("axis " + i + " outside a rank-" + shape.length + " tensor " + Arrays.toString(shape));
+        return shape[axis];
     }
 
     public long elementCount() {
@@ -125,7 +139,7 @@ public final class Tensor implements AutoCloseable {
     /** A view of rows [start, start+count) along the first dimension. */
     public Tensor slice(long start, long count) {
         if (shape.length == 0) throw new ShapeException("cannot slice a scalar");
-        if (start < 0 || count < 0 || start + count > shape[0])
+        if (start < 0 || count < 0 || start > shape[0] - count)
             throw new ShapeException("rows [" + start + ", " + (start + count) + ") outside shape "
                     + Arrays.toString(shape));
         long rowBytes = byteSize(dtype, shape) / Math.max(shape[0], 1);

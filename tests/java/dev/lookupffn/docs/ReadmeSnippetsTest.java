@@ -23,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ReadmeSnippetsTest {
     static final String IMPORTS = """
             import dev.lookupffn.layer.LookupFfn;
+            import dev.lookupffn.model.Batch;
             import dev.lookupffn.model.Encoder;
             import dev.lookupffn.safetensors.SafetensorsFile;
             import dev.lookupffn.tensor.Tensor;

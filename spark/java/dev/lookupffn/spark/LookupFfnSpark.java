@@ -59,6 +59,19 @@ public final class LookupFfnSpark {
         return df.mapPartitions(new EmbedPartition(schema.fieldIndex(textColumn), options), Encoders.row(out));
     }
 
+    /**
+     * Loads the model of {@code options} in this JVM (the driver), so that a wrong path or a corrupt model fails
+     * here, in seconds, with the library's message, before any job (executors would otherwise find it only when
+     * their tasks run, after Spark's task retries). The model stays loaded for this JVM (in local mode the driver
+     * is the executor: its tasks use this copy); a model that exists only on the executors (shipped with
+     * {@code --archives}) cannot be checked this way.
+     *
+     * @throws dev.lookupffn.LookupFfnException the library's error when the model cannot be loaded
+     */
+    public static void loadModelOnDriver(EmbedOptions options) {
+        ExecutorModels.withModel(options.model(), encoder -> encoder.dimension());
+    }
+
     /** Same, with the default options. */
     public static Dataset<Row> withEmbeddings(Dataset<Row> df, String textColumn, String outputColumn) {
         return withEmbeddings(df, textColumn, outputColumn, EmbedOptions.DEFAULT);

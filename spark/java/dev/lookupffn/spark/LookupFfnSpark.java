@@ -41,7 +41,8 @@ public final class LookupFfnSpark {
     /**
      * {@code df} with one more column, {@code outputColumn} (array&lt;float&gt;, nullable), the embedding of the
      * string column {@code textColumn}. Lazy, like any transformation: the model is loaded by the executors when an
-     * action runs, and a model that cannot be loaded fails that action with the library's message.
+     * action runs, and a model that cannot be loaded fails that action with the library's message (call
+     * {@link #loadModelOnDriver} first to find a bad model on the driver, before any task runs).
      *
      * @throws IllegalArgumentException when {@code textColumn} is missing or not a string, or {@code outputColumn}
      *                                  exists already

@@ -40,6 +40,8 @@ import org.junit.jupiter.api.io.TempDir;
  * (they exit before Spark starts).
  */
 class SparkEmbedCommandTest {
+    /** A bound, not a timing: a run takes seconds on an idle machine, minutes on a heavily shared one. */
+    static final long RUN_SECONDS = 300;
     static SparkSession spark;
 
     @BeforeAll
@@ -70,10 +72,10 @@ class SparkEmbedCommandTest {
         cmd.addAll(List.of(args));
         Path out = dir.resolve("stdout.txt"), err = dir.resolve("stderr.txt");
         Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+        if (!p.waitFor(RUN_SECONDS, TimeUnit.SECONDS)) {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            throw new AssertionError("spark-embed did not finish in 120 s: " + Files.readString(err));
+            throw new AssertionError("spark-embed did not finish in " + RUN_SECONDS + " s: " + Files.readString(err));
         }
         return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
     }
@@ -154,28 +156,29 @@ class SparkEmbedCommandTest {
         }
     }
 
-    /**
-     * A Parquet folder whose part files differ in size (10, 100 and 40 rows in name order): Spark reads the largest
-     * first, the output must still follow the input's order. The same run checks that the master comes from
-     * spark-submit's spark.master when --master is not given. Then, with --overwrite, a job that fails (a part
-     * file whose pages are corrupt: Spark finds it only when a task reads it) must leave that output as it was.
-     */
-    @Test
-    void parquetInputKeepsItsOrderAndAFailedOverwriteKeepsThePreviousOutput(@TempDir Path dir) throws Exception {
-        List<String> lines = Corpus.lines(150, 5);
+    /** A Parquet folder whose part files differ in size: 10, 100 and 40 rows in name order (Spark reads the largest first). */
+    static Path skewedParquet(Path dir, List<String> lines) throws IOException {
         Path in = Files.createDirectories(dir.resolve("skewed.parquet"));
         writePart(dir, lines, 0, 10, in.resolve("part-00000.parquet"));
         writePart(dir, lines, 10, 110, in.resolve("part-00001.parquet"));
         writePart(dir, lines, 110, 150, in.resolve("part-00002.parquet"));
         assertTrue(Files.size(in.resolve("part-00001.parquet")) > Files.size(in.resolve("part-00002.parquet"))
                 && Files.size(in.resolve("part-00002.parquet")) > Files.size(in.resolve("part-00000.parquet")));
+        return in;
+    }
 
+    /**
+     * The output follows the input's order, not Spark's scan order. The same run checks that the master comes from
+     * spark-submit's spark.master when --master is not given.
+     */
+    @Test
+    void parquetInputKeepsItsOrderAndTheMasterComesFromSparkSubmit(@TempDir Path dir) throws Exception {
+        List<String> lines = Corpus.lines(150, 5);
+        Path in = skewedParquet(dir, lines);
         Path out = dir.resolve("out.parquet");
         // what spark-submit --master does for the driver: -Dspark.master (the app must not replace it)
         Result r = runJvm(dir, List.of("-Dspark.master=local[1]"), "--input", in.toString(), "--output", out.toString());
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("150 rows embedded on local[1]"), r.out());
-        assertFalse(r.err().contains("running locally"), r.err());
         List<Row> rows = SparkTestSession.readInOrder(out);
         float[][] want = SparkTestSession.referenceEmbed(lines);
         assertEquals(150, rows.size());
@@ -183,16 +186,26 @@ class SparkEmbedCommandTest {
             assertEquals(i, rows.get(i).getInt(0), "row " + i + " out of input order");
             assertArrayEquals(want[i], floats(rows.get(i), 2), "row " + i);
         }
+        assertTrue(r.out().contains("150 rows embedded on local[1]"), r.out());
+        assertFalse(r.err().contains("running locally"), r.err());
+    }
 
+    /**
+     * With --overwrite, a job that fails (a part file whose pages are corrupt: Spark finds it only when a task
+     * reads it, after the job has started) leaves the previous output as it was, and nothing beside it.
+     */
+    @Test
+    void aFailedOverwriteKeepsThePreviousOutput(@TempDir Path dir) throws Exception {
+        List<String> lines = Corpus.lines(150, 5);
+        Path in = skewedParquet(dir, lines);
+        Path out = dir.resolve("out.parquet");
+        spark.read().parquet(in.toString()).limit(5).coalesce(1).write().parquet(out.toString()); // "the previous output"
         Map<String, byte[]> before = contents(out);
-        Path corrupt = Files.createDirectories(dir.resolve("corrupt.parquet"));
-        for (String name : List.of("part-00000.parquet", "part-00001.parquet", "part-00002.parquet"))
-            Files.copy(in.resolve(name), corrupt.resolve(name));
         // the first page header of the big file zeroed: the footer (schema) still reads, the data does not
-        try (FileChannel ch = FileChannel.open(corrupt.resolve("part-00001.parquet"), StandardOpenOption.WRITE)) {
+        try (FileChannel ch = FileChannel.open(in.resolve("part-00001.parquet"), StandardOpenOption.WRITE)) {
             ch.write(ByteBuffer.allocate(64), 4);
         }
-        r = runJvm(dir, "--input", corrupt.toString(), "--output", out.toString(), "--overwrite", "--master", "local[2]");
+        Result r = runJvm(dir, "--input", in.toString(), "--output", out.toString(), "--overwrite", "--master", "local[2]");
         assertEquals(1, r.code(), r.err());
         assertTrue(r.err().strip().lines().reduce((a, b) -> b).orElse("").startsWith("lookupffn spark-embed: "), r.err());
         Map<String, byte[]> after = contents(out);

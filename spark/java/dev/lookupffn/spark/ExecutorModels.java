@@ -1,5 +1,7 @@
 package dev.lookupffn.spark;
 
+import dev.lookupffn.ffi.Kernels;
+import dev.lookupffn.ffi.NativeLibrary;
 import dev.lookupffn.model.Encoder;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -7,6 +9,8 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The models of this JVM (an executor, or the driver in local mode): each loaded once, on first use, shared by
@@ -22,6 +26,11 @@ final class ExecutorModels {
     static final long CLOSE_WAIT_SECONDS = 10;
     /** The key of the embedded default model. */
     static final String DEFAULT_KEY = "<default all-MiniLM-L6-v2>";
+    /** The start of the one INFO line each load logs (tests look for it in executors' logs). */
+    static final String LOADED = "lookupffn: loaded model ";
+
+    // Spark's own logging (SLF4J over log4j2): the line lands in the executor's stderr log beside Spark's
+    private static final Logger LOG = LoggerFactory.getLogger(ExecutorModels.class);
 
     private static final ReentrantReadWriteLock LOCK = new ReentrantReadWriteLock();
     private static final Map<String, Encoder> MODELS = new HashMap<>(); // guarded by itself
@@ -50,8 +59,13 @@ final class ExecutorModels {
             // threads=1: the Encoder's own pool is never used here (tasks bring theirs), so it starts no threads.
             // A failed load is not cached: every task that needs the model reports the same error.
             Encoder.Options o = Encoder.Options.DEFAULT.withThreads(1);
+            long t0 = System.nanoTime();
             e = location == null ? Encoder.loadDefault(o) : Encoder.load(Path.of(location), o);
             LOADS.incrementAndGet();
+            // once per model and JVM: which model and which native library this executor (or driver) runs
+            LOG.info("{}{} ({} dimensions, {} pooling{}) in {} ms; native library {} (version {}, {} kernels)", LOADED, key,
+                    e.dimension(), e.pooling(), e.normalizes() ? ", normalised" : "", (System.nanoTime() - t0) / 1_000_000,
+                    NativeLibrary.load(), Kernels.version(), Kernels.effectiveIsa());
             MODELS.put(key, e);
             if (!hookAdded) {
                 Runtime.getRuntime().addShutdownHook(

@@ -41,7 +41,8 @@ public final class LookupFfnSpark {
     /**
      * {@code df} with one more column, {@code outputColumn} (array&lt;float&gt;, nullable), the embedding of the
      * string column {@code textColumn}. Lazy, like any transformation: the model is loaded by the executors when an
-     * action runs, and a model that cannot be loaded fails that action with the library's message.
+     * action runs, and a model that cannot be loaded fails that action with the library's message (call
+     * {@link #loadModelOnDriver} first to find a bad model on the driver, before any task runs).
      *
      * @throws IllegalArgumentException when {@code textColumn} is missing or not a string, or {@code outputColumn}
      *                                  exists already
@@ -57,6 +58,19 @@ public final class LookupFfnSpark {
         if (names.contains(outputColumn)) throw new IllegalArgumentException("column '" + outputColumn + "' exists already");
         StructType out = schema.add(outputColumn, EMBEDDING_TYPE, true);
         return df.mapPartitions(new EmbedPartition(schema.fieldIndex(textColumn), options), Encoders.row(out));
+    }
+
+    /**
+     * Loads the model of {@code options} in this JVM (the driver), so that a wrong path or a corrupt model fails
+     * here, in seconds, with the library's message, before any job (executors would otherwise find it only when
+     * their tasks run, after Spark's task retries). The model stays loaded for this JVM (in local mode the driver
+     * is the executor: its tasks use this copy); a model that exists only on the executors (shipped with
+     * {@code --archives}) cannot be checked this way.
+     *
+     * @throws dev.lookupffn.LookupFfnException the library's error when the model cannot be loaded
+     */
+    public static void loadModelOnDriver(EmbedOptions options) {
+        ExecutorModels.withModel(options.model(), encoder -> encoder.dimension());
     }
 
     /** Same, with the default options. */

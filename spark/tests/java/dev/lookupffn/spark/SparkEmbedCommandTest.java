@@ -3,9 +3,23 @@ package dev.lookupffn.spark;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lookupffn.LookupFfnException;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -26,6 +40,8 @@ import org.junit.jupiter.api.io.TempDir;
  * (they exit before Spark starts).
  */
 class SparkEmbedCommandTest {
+    /** A bound, not a timing: a run takes seconds on an idle machine, minutes on a heavily shared one. */
+    static final long RUN_SECONDS = 300;
     static SparkSession spark;
 
     @BeforeAll
@@ -37,11 +53,17 @@ class SparkEmbedCommandTest {
 
     /** Runs SparkEmbedCommand in a new JVM, as ./lookupffn spark-embed does. */
     static Result runJvm(Path dir, String... args) throws IOException, InterruptedException {
+        return runJvm(dir, List.of(), args);
+    }
+
+    /** Same, with more JVM options (e.g. -Dspark.master=..., which spark-submit sets for the driver). */
+    static Result runJvm(Path dir, List<String> jvmOptions, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         for (String a : System.getProperty("lookupffn.spark.jvm.args", "--enable-native-access=ALL-UNNAMED").trim().split("\\s+"))
             cmd.add(a);
         cmd.add("-Xmx1g");
+        cmd.addAll(jvmOptions);
         String cache = System.getProperty("lookupffn.cache.dir");
         if (cache != null) cmd.add("-Dlookupffn.cache.dir=" + cache);
         cmd.add("-cp");
@@ -50,9 +72,10 @@ class SparkEmbedCommandTest {
         cmd.addAll(List.of(args));
         Path out = dir.resolve("stdout.txt"), err = dir.resolve("stderr.txt");
         Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("spark-embed did not finish in 120 s: " + Files.readString(err));
+        if (!p.waitFor(RUN_SECONDS, TimeUnit.SECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            throw new AssertionError("spark-embed did not finish in " + RUN_SECONDS + " s: " + Files.readString(err));
         }
         return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
     }
@@ -70,6 +93,14 @@ class SparkEmbedCommandTest {
         return f;
     }
 
+    /** Spark's INFO log is silenced on the driver; the one INFO line left is the model this JVM loaded. */
+    static void assertQuietLogWithOneModelLine(String err) {
+        for (String line : err.lines().toList())
+            assertFalse(line.contains(" INFO ") && !line.contains(ExecutorModels.LOADED), "Spark's INFO log should be silenced:\n" + err);
+        assertEquals(1, err.lines().filter(l -> l.contains(ExecutorModels.LOADED)).count(),
+                "the model should be loaded (and logged) once in this JVM, tasks included:\n" + err);
+    }
+
     @Test
     void txtToParquetThenParquetToParquet(@TempDir Path dir) throws Exception {
         List<String> lines = Corpus.lines(150, 11);
@@ -78,11 +109,13 @@ class SparkEmbedCommandTest {
         Path out1 = dir.resolve("out.parquet");
         Result r = runJvm(dir, "--input", txt.toString(), "--output", out1.toString(), "--partitions", "3");
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("150 rows embedded"), r.out());
-        assertFalse(r.err().contains(" INFO "), "Spark's INFO log should be silenced:\n" + r.err());
+        // neither --master nor spark-submit: local, and it says so
+        assertTrue(r.out().contains("150 rows embedded on local[*]"), r.out());
+        assertTrue(r.err().contains("no --master and no spark-submit master: running locally on local[*]"), r.err());
+        assertQuietLogWithOneModelLine(r.err());
 
         float[][] want = SparkTestSession.referenceEmbed(lines);
-        List<Row> rows = spark.read().parquet(out1.toString()).collectAsList();
+        List<Row> rows = SparkTestSession.readInOrder(out1);
         assertEquals(List.of("text", "embedding"), List.of(spark.read().parquet(out1.toString()).columns()));
         assertEquals(lines.size(), rows.size());
         for (int i = 0; i < rows.size(); i++) {
@@ -95,7 +128,8 @@ class SparkEmbedCommandTest {
         r = runJvm(dir, "--input", out1.toString(), "--text-column", "text", "--embedding-column", "again",
                 "--output", out2.toString(), "--master", "local[2]");
         assertEquals(0, r.code(), r.err());
-        rows = spark.read().parquet(out2.toString()).collectAsList();
+        assertTrue(r.out().contains("150 rows embedded on local[2]"), r.out());
+        rows = SparkTestSession.readInOrder(out2);
         assertEquals(lines.size(), rows.size());
         for (int i = 0; i < rows.size(); i++) {
             assertEquals(lines.get(i), rows.get(i).getString(0));
@@ -107,6 +141,117 @@ class SparkEmbedCommandTest {
         assertEquals(1, r.code());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(r.err().contains("exists already"), r.err());
+    }
+
+    /** Lines [from, to) as a one-file Parquet folder's part file, moved to {@code dest} (ids are line numbers). */
+    static void writePart(Path dir, List<String> lines, int from, int to, Path dest) throws IOException {
+        StructType schema = new StructType().add("id", DataTypes.IntegerType, false).add("text", DataTypes.StringType, true);
+        List<Row> rows = new ArrayList<>();
+        for (int i = from; i < to; i++) rows.add(RowFactory.create(i, lines.get(i)));
+        Path tmp = dir.resolve("tmp-" + from);
+        spark.createDataFrame(rows, schema).coalesce(1).write().parquet(tmp.toString());
+        try (Stream<Path> s = Files.list(tmp)) {
+            Path part = s.filter(p -> p.getFileName().toString().endsWith(".parquet")).findFirst().orElseThrow();
+            Files.move(part, dest);
+        }
+    }
+
+    /** A Parquet folder whose part files differ in size: 10, 100 and 40 rows in name order (Spark reads the largest first). */
+    static Path skewedParquet(Path dir, List<String> lines) throws IOException {
+        Path in = Files.createDirectories(dir.resolve("skewed.parquet"));
+        writePart(dir, lines, 0, 10, in.resolve("part-00000.parquet"));
+        writePart(dir, lines, 10, 110, in.resolve("part-00001.parquet"));
+        writePart(dir, lines, 110, 150, in.resolve("part-00002.parquet"));
+        assertTrue(Files.size(in.resolve("part-00001.parquet")) > Files.size(in.resolve("part-00002.parquet"))
+                && Files.size(in.resolve("part-00002.parquet")) > Files.size(in.resolve("part-00000.parquet")));
+        return in;
+    }
+
+    /**
+     * The output follows the input's order, not Spark's scan order. The same run checks that the master comes from
+     * spark-submit's spark.master when --master is not given.
+     */
+    @Test
+    void parquetInputKeepsItsOrderAndTheMasterComesFromSparkSubmit(@TempDir Path dir) throws Exception {
+        List<String> lines = Corpus.lines(150, 5);
+        Path in = skewedParquet(dir, lines);
+        Path out = dir.resolve("out.parquet");
+        // what spark-submit --master does for the driver: -Dspark.master (the app must not replace it)
+        Result r = runJvm(dir, List.of("-Dspark.master=local[1]"), "--input", in.toString(), "--output", out.toString());
+        assertEquals(0, r.code(), r.err());
+        List<Row> rows = SparkTestSession.readInOrder(out);
+        float[][] want = SparkTestSession.referenceEmbed(lines);
+        assertEquals(150, rows.size());
+        for (int i = 0; i < rows.size(); i++) {
+            assertEquals(i, rows.get(i).getInt(0), "row " + i + " out of input order");
+            assertArrayEquals(want[i], floats(rows.get(i), 2), "row " + i);
+        }
+        assertTrue(r.out().contains("150 rows embedded on local[1]"), r.out());
+        assertFalse(r.err().contains("running locally"), r.err());
+    }
+
+    /**
+     * With --overwrite, a job that fails (a part file whose pages are corrupt: Spark finds it only when a task
+     * reads it, after the job has started) leaves the previous output as it was, and nothing beside it.
+     */
+    @Test
+    void aFailedOverwriteKeepsThePreviousOutput(@TempDir Path dir) throws Exception {
+        List<String> lines = Corpus.lines(150, 5);
+        Path in = skewedParquet(dir, lines);
+        Path out = dir.resolve("out.parquet");
+        spark.read().parquet(in.toString()).limit(5).coalesce(1).write().parquet(out.toString()); // "the previous output"
+        Map<String, byte[]> before = contents(out);
+        // the first page header of the big file zeroed: the footer (schema) still reads, the data does not
+        try (FileChannel ch = FileChannel.open(in.resolve("part-00001.parquet"), StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(64), 4);
+        }
+        Result r = runJvm(dir, "--input", in.toString(), "--output", out.toString(), "--overwrite", "--master", "local[2]");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().strip().lines().reduce((a, b) -> b).orElse("").startsWith("lookupffn spark-embed: "), r.err());
+        Map<String, byte[]> after = contents(out);
+        assertEquals(before.keySet(), after.keySet(), "the previous output should be kept");
+        for (String k : before.keySet()) assertArrayEquals(before.get(k), after.get(k), k);
+        try (Stream<Path> s = Files.list(dir)) {
+            assertEquals(List.of(), s.map(p -> p.getFileName().toString()).filter(n -> n.contains("lookupffn-")).toList(),
+                    "no temporary output left behind");
+        }
+    }
+
+    static Map<String, byte[]> contents(Path folder) throws IOException {
+        Map<String, byte[]> m = new TreeMap<>();
+        try (Stream<Path> s = Files.list(folder)) {
+            for (Path p : s.toList()) m.put(p.getFileName().toString(), Files.readAllBytes(p));
+        }
+        return m;
+    }
+
+    /** The model is loaded on the driver before Spark starts: no session, no job, the library's one line. */
+    @Test
+    void aBadModelFailsOnTheDriverBeforeAnyJob(@TempDir Path dir) throws Exception {
+        Path txt = dir.resolve("in.txt");
+        Files.write(txt, List.of("one", "two", "three"));
+        AtomicInteger jobs = new AtomicInteger();
+        SparkListener listener = new SparkListener() {
+            @Override
+            public void onJobStart(SparkListenerJobStart jobStart) {
+                jobs.incrementAndGet();
+            }
+        };
+        spark.sparkContext().addSparkListener(listener);
+        try {
+            Path bad = dir.resolve("model.onnx");
+            Files.write(bad, "not a model".getBytes(StandardCharsets.UTF_8));
+            String message = assertThrows(LookupFfnException.class, () -> dev.lookupffn.model.Encoder.load(bad).close()).getMessage();
+            Result r = runInProcess("--input", txt.toString(), "--output", dir.resolve("o.parquet").toString(),
+                    "--model", bad.toString(), "--master", "local[2]");
+            assertEquals(1, r.code(), r.err());
+            assertEquals("lookupffn spark-embed: " + message, r.err().strip(), r.err());
+            assertFalse(spark.sparkContext().isStopped(), "the command should not have started (and stopped) a Spark session");
+            assertEquals(0, jobs.get(), "no Spark job should run for a model that cannot be loaded");
+            assertFalse(Files.exists(dir.resolve("o.parquet")));
+        } finally {
+            spark.sparkContext().removeSparkListener(listener);
+        }
     }
 
     @Test

@@ -1,7 +1,13 @@
 package dev.lookupffn.spark;
 
 import dev.lookupffn.model.Encoder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 
 /** One local[2] Spark session and one reference Encoder for all test classes of the run (Spark starts once). */
@@ -27,5 +33,20 @@ final class SparkTestSession {
     static synchronized float[][] referenceEmbed(List<String> lines) {
         if (reference == null) reference = Encoder.loadDefault();
         return reference.embed(lines);
+    }
+
+    /**
+     * The rows of a Parquet folder as a reader that takes its part files in name order sees them (part-00000
+     * first; each file small enough to be one read task, so its rows come back in file order). Spark itself
+     * schedules a folder's files largest first, so a plain {@code read().parquet(folder)} is not that order.
+     */
+    static List<Row> readInOrder(Path folder) throws IOException {
+        List<Path> parts;
+        try (Stream<Path> s = Files.list(folder)) {
+            parts = s.filter(p -> p.getFileName().toString().startsWith("part-")).sorted().toList();
+        }
+        List<Row> rows = new ArrayList<>();
+        for (Path p : parts) rows.addAll(get().read().parquet(p.toString()).collectAsList());
+        return rows;
     }
 }

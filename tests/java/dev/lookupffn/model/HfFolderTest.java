@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lookupffn.LookupFfnException.FormatException;
-import dev.lookupffn.onnx.OnnxEncoderImport;
 import dev.lookupffn.onnx.OnnxModel;
 import dev.lookupffn.safetensors.SafetensorsWriter;
 import dev.lookupffn.tensor.DType;
@@ -37,7 +36,7 @@ class HfFolderTest {
         Files.createDirectories(dir);
         try (InputStream in = Encoder.class.getResourceAsStream(Encoder.DEFAULT_MODEL_RESOURCE);
              OnnxModel onnx = OnnxModel.read(in, "minilm")) {
-            OnnxEncoderImport.Imported imp = OnnxEncoderImport.importEncoder(onnx);
+            OnnxImport.Imported imp = OnnxImport.importEncoder(onnx);
             Map<String, Tensor> out = new TreeMap<>();
             List<Tensor> owned = new ArrayList<>();
             for (var e : imp.tensors().entrySet()) {

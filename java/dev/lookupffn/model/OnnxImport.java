@@ -1,9 +1,8 @@
-package dev.lookupffn.onnx;
+package dev.lookupffn.model;
 
 import dev.lookupffn.LookupFfnException.FormatException;
 import dev.lookupffn.LookupFfnException.ShapeException;
-import dev.lookupffn.model.EncoderConfig;
-import dev.lookupffn.model.Weights;
+import dev.lookupffn.onnx.OnnxModel;
 import dev.lookupffn.tensor.DType;
 import dev.lookupffn.tensor.Tensor;
 import java.util.HashMap;
@@ -28,17 +27,19 @@ import java.util.regex.Pattern;
  * the attention's score scale (a constant sqrt(head size)) or the reshape to [.., heads, head size]; LayerNorm
  * eps from LayerNormalization's attribute or the constant added to the variance; a CumSum in the graph (RoBERTa's
  * position ids) makes positions start at pad_token_id + 1.
+ *
+ * <p>The mapping lives here, not in {@code onnx}: that package only reads ONNX files and knows nothing of encoders.
  */
-public final class OnnxEncoderImport {
+final class OnnxImport {
     private static final Pattern PARAM = Pattern.compile("^(?:bert\\.|roberta\\.|model\\.)?((?:embeddings|encoder|pooler|lm_head)\\..*\\.(?:weight|bias))$");
     private static final Pattern LAYER = Pattern.compile("^encoder\\.layer\\.(\\d+)\\.");
 
-    private OnnxEncoderImport() {}
+    private OnnxImport() {}
 
     /** The result: the configuration and the weights under HF names (views of the model's memory). */
-    public record Imported(EncoderConfig config, Weights weights, Map<String, Tensor> tensors) {}
+    record Imported(EncoderConfig config, Weights weights, Map<String, Tensor> tensors) {}
 
-    public static Imported importEncoder(OnnxModel model) {
+    static Imported importEncoder(OnnxModel model) {
         String src = model.source();
         Map<String, Tensor> hf = new LinkedHashMap<>();
         Set<String> inOut = new HashSet<>();

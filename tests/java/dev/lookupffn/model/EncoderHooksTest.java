@@ -1,4 +1,4 @@
-package dev.lookupffn.bench;
+package dev.lookupffn.model;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,11 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lookupffn.LookupFfnException.ShapeException;
 import dev.lookupffn.baseline.DenseFfn;
 import dev.lookupffn.ffi.Reference;
-import dev.lookupffn.model.Batch;
-import dev.lookupffn.model.EncoderConfig;
-import dev.lookupffn.model.TransformerEncoder;
 import dev.lookupffn.model.TransformerEncoder.Stage;
-import dev.lookupffn.model.Weights;
 import dev.lookupffn.parallel.WorkerPool;
 import dev.lookupffn.tensor.DType;
 import dev.lookupffn.tensor.Tensor;

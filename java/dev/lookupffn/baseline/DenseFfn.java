@@ -2,11 +2,11 @@ package dev.lookupffn.baseline;
 
 import dev.lookupffn.LookupFfnException.ShapeException;
 import dev.lookupffn.ffi.Kernels;
-import dev.lookupffn.parallel.CallGate;
+import dev.lookupffn.runtime.CallGate;
 import dev.lookupffn.parallel.WorkerPool;
-import dev.lookupffn.parallel.WorkspacePool;
+import dev.lookupffn.runtime.WorkspacePool;
 import dev.lookupffn.tensor.DType;
-import dev.lookupffn.tensor.Sizes;
+import dev.lookupffn.runtime.Sizes;
 import dev.lookupffn.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

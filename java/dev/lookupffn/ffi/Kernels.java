@@ -4,7 +4,7 @@ import static dev.lookupffn.ffi.gen.lookupffn_h.*;
 
 import dev.lookupffn.LookupFfnException.NativeException;
 import dev.lookupffn.LookupFfnException.ShapeException;
-import dev.lookupffn.tensor.Sizes;
+import dev.lookupffn.runtime.Sizes;
 import java.lang.foreign.MemorySegment;
 
 /**

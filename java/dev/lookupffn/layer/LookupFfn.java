@@ -2,9 +2,9 @@ package dev.lookupffn.layer;
 
 import dev.lookupffn.LookupFfnException.ShapeException;
 import dev.lookupffn.ffi.Kernels;
-import dev.lookupffn.parallel.CallGate;
+import dev.lookupffn.runtime.CallGate;
 import dev.lookupffn.parallel.WorkerPool;
-import dev.lookupffn.parallel.WorkspacePool;
+import dev.lookupffn.runtime.WorkspacePool;
 import dev.lookupffn.safetensors.SafetensorsFile;
 import dev.lookupffn.tensor.DType;
 import dev.lookupffn.tensor.Tensor;

@@ -1,5 +1,6 @@
 package dev.lookupffn.tensor;
 
+import dev.lookupffn.runtime.Sizes;
 import dev.lookupffn.LookupFfnException.ShapeException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

@@ -1,4 +1,4 @@
-package dev.lookupffn.tensor;
+package dev.lookupffn.runtime;
 
 import dev.lookupffn.LookupFfnException.ShapeException;
 

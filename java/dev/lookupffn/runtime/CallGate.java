@@ -1,4 +1,4 @@
-package dev.lookupffn.parallel;
+package dev.lookupffn.runtime;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;

@@ -1,4 +1,4 @@
-package dev.lookupffn.parallel;
+package dev.lookupffn.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

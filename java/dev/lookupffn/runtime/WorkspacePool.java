@@ -1,4 +1,4 @@
-package dev.lookupffn.parallel;
+package dev.lookupffn.runtime;
 
 import java.lang.foreign.Arena;
 

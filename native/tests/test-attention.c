@@ -86,7 +86,10 @@ static void test_attention(void) {
         float *want = test_alloc(t * ldo * 4), *got = test_alloc(t * ldo * 4);
         void *ws = test_alloc(lffn_attention_workspace_size(t));
         const float scale = 1.0f / sqrtf((float)hs);
-        lffn_attention_f32_ref(t, heads, hs, qkv, ldqkv, qkv + w, ldqkv, qkv + 2 * w, ldqkv, scale, mask, want, ldo);
+        double *pref = malloc((size_t)t * sizeof(double));
+        lffn_attention_f32_ref(t, heads, hs, qkv, ldqkv, qkv + w, ldqkv, qkv + 2 * w, ldqkv, scale, mask, pref, want,
+                               ldo);
+        free(pref);
         TEST_FOR_EACH_ISA(isa) {
             TEST_EXPECT(lffn_attention_f32(t, heads, hs, qkv, ldqkv, qkv + w, ldqkv, qkv + 2 * w, ldqkv, scale, mask,
                                            ws, got, ldo) == LFFN_SUCCESS, "status");

@@ -83,7 +83,7 @@ static const lffn_kernels_t *table_for_cap(int cap) {
 }
 
 lffn_status_t lffn_set_max_isa(lffn_isa_t isa) {
-    if ((int)isa < LFFN_ISA_SCALAR || (int)isa > LFFN_ISA_AVX512) return LFFN_INVALID_ARGUMENTS;
+    LFFN_CHECK((int)isa >= LFFN_ISA_SCALAR && (int)isa <= LFFN_ISA_AVX512);
     if (isa > cpu_isa_cached()) return LFFN_UNSUPPORTED_ISA;
     while (atomic_flag_test_and_set_explicit(&cap_lock, memory_order_acquire)) {
     }

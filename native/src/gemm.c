@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "dispatch.h"
+#include "lffn_math.h"
 
 #ifndef LFFN_GEMM_MC
 #define LFFN_GEMM_MC 112 /* rows per M block: 8 slivers of the AVX-512 MR (14) */
@@ -37,7 +38,7 @@ _Static_assert(LFFN_GEMM_KC <= LFFN_GEMM_KC_MAX && LFFN_GEMM_UKC <= LFFN_GEMM_KC
 
 /* ---- reference and portable kernels ---- */
 
-static double gelu_ref(double x) { return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440)); }
+static double gelu_ref(double x) { return 0.5 * x * (1.0 + erf(x * LFFN_INV_SQRT2)); }
 
 void lffn_gemm_f32_ref(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
                        int32_t trans_b, const float *bias, lffn_epilogue_t epilogue, float *c, int64_t ldc) {
@@ -52,7 +53,7 @@ void lffn_gemm_f32_ref(int64_t m, int64_t n, int64_t k, const float *a, int64_t 
 }
 
 void lffn_gelu_f32_scalar(int64_t n, float *x) {
-    for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * LFFN_INV_SQRT2_F));
 }
 
 void lffn_gemm_macro_f32_scalar(int64_t m, int64_t n, int64_t kc, const float *a, int64_t lda, const float *bp,

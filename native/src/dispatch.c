@@ -22,30 +22,24 @@ static const lffn_kernels_t scalar_kernels = {
 };
 
 #if defined(__x86_64__)
+/* The entries every vector level has, each under the level's suffix. */
+#define VECTOR_KERNELS(SFX)                                                                                  \
+    .layernorm_f32 = lffn_layernorm_f32_##SFX, .convert_f32_to_bf16 = lffn_convert_f32_to_bf16_##SFX,        \
+    .bh4_project_f32 = lffn_bh4_project_f32_##SFX, .hash_code_score_f32 = lffn_hash_code_score_f32_##SFX,    \
+    .gather_packed = {lffn_gather_packed_f32_##SFX, lffn_gather_packed_bf16_##SFX},                          \
+    .gemm_macro_f32 = lffn_gemm_macro_f32_##SFX, .softmax_rows_f32 = lffn_softmax_rows_f32_##SFX,            \
+    .add_f32 = lffn_add_f32_##SFX
+
 static const lffn_kernels_t avx2_kernels = {
     .isa = LFFN_ISA_AVX2,
-    .layernorm_f32 = lffn_layernorm_f32_avx2,
-    .convert_f32_to_bf16 = lffn_convert_f32_to_bf16_avx2,
-    .bh4_project_f32 = lffn_bh4_project_f32_avx2,
-    .hash_code_score_f32 = lffn_hash_code_score_f32_avx2,
-    .gather_packed = {lffn_gather_packed_f32_avx2, lffn_gather_packed_bf16_avx2},
-    .gemm_macro_f32 = lffn_gemm_macro_f32_avx2,
-    .softmax_rows_f32 = lffn_softmax_rows_f32_avx2,
-    .add_f32 = lffn_add_f32_avx2,
-    .reduce_sum_f32 = lffn_reduce_sum_f32_ref,
+    VECTOR_KERNELS(avx2),
+    .reduce_sum_f32 = lffn_reduce_sum_f32_ref, /* no AVX2 kernel of its own */
     .bh4_rows_f32 = lffn_bh4_rows_f32_avx2,
 };
 
 static const lffn_kernels_t avx512_kernels = {
     .isa = LFFN_ISA_AVX512,
-    .layernorm_f32 = lffn_layernorm_f32_avx512,
-    .convert_f32_to_bf16 = lffn_convert_f32_to_bf16_avx512,
-    .bh4_project_f32 = lffn_bh4_project_f32_avx512,
-    .hash_code_score_f32 = lffn_hash_code_score_f32_avx512,
-    .gather_packed = {lffn_gather_packed_f32_avx512, lffn_gather_packed_bf16_avx512},
-    .gemm_macro_f32 = lffn_gemm_macro_f32_avx512,
-    .softmax_rows_f32 = lffn_softmax_rows_f32_avx512,
-    .add_f32 = lffn_add_f32_avx512,
+    VECTOR_KERNELS(avx512),
     .reduce_sum_f32 = lffn_reduce_sum_f32_avx512,
     .bh4_tile_f32 = lffn_bh4_tile_f32_avx512,
     .hash_tile_f32 = lffn_hash_tile_f32_avx512,

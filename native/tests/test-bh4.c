@@ -1,4 +1,5 @@
-/* lffn_bh4_project_f32: every ISA path against the reference on shapes with row tails (rows not a multiple
+/* lffn_bh4_project_f32: the reference against a double-precision projection, every vector path against the
+ * reference, on shapes with row tails (rows not a multiple
  * of the 32-row tile), dims that are not powers of two, every block size 1..128 that divides P, output
  * cuts and strides; then argument checks. */
 #include <math.h>
@@ -29,7 +30,22 @@ static void check_shape(int64_t rows, int64_t dim, int64_t block, int64_t repeat
     TEST_EXPECT(ws_bytes >= 3 * P * 4, "workspace size %ld", (long)ws_bytes);
     void *ws = test_alloc(ws_bytes);
     lffn_bh4_project_f32_ref(rows, dim, P, block, repeats, out_dim, u, ldu, w, bias, ws, want, ldz);
-    TEST_FOR_EACH_ISA(isa) {
+    /* the reference against the projection in double */
+    double *ud = malloc((size_t)(rows * dim) * sizeof(double)), *zd = malloc((size_t)(rows * out_dim) * sizeof(double));
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < dim; c++) ud[r * dim + c] = u[r * ldu + c];
+    test_bh4_f64(rows, dim, P, block, out_dim, ud, dim, w, bias, zd, out_dim);
+    for (int64_t r = 0; r < rows; r++) {
+        double num = 0, den = 0;
+        for (int64_t k = 0; k < out_dim; k++) {
+            num += (want[r * ldz + k] - zd[r * out_dim + k]) * (want[r * ldz + k] - zd[r * out_dim + k]);
+            den += zd[r * out_dim + k] * zd[r * out_dim + k];
+        }
+        TEST_EXPECT(num <= LFFN_MAX_BH4_F32_NMSE * den, "reference rows %ld dim %ld b %ld row %ld vs double: nmse %g",
+                    (long)rows, (long)dim, (long)block, (long)r, num / den);
+    }
+    free(ud); free(zd);
+    TEST_FOR_EACH_VECTOR_ISA(isa) {
         memset(got, 0xA5, (size_t)(rows * ldz * 4));
         TEST_EXPECT(lffn_bh4_project_f32(rows, dim, P, block, repeats, out_dim, u, ldu, w, bias, ws, got, ldz) ==
                         LFFN_SUCCESS,

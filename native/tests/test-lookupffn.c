@@ -31,8 +31,7 @@ static void layer_f64(int64_t rows, int64_t dim, int64_t P, int64_t block, int64
                       const float *w, const float *pb, const float *table, const uint16_t *tb, const float *bias,
                       double *z, int32_t *code, double *score, double *out) {
     const int64_t hz = tables * tau;
-    double *up = calloc((size_t)P, sizeof(double)), *y = malloc((size_t)P * sizeof(double));
-    double *t = malloc((size_t)P * sizeof(double));
+    double *up = calloc((size_t)P, sizeof(double));
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * ldx;
         double mean = 0, var = 0;
@@ -41,28 +40,7 @@ static void layer_f64(int64_t rows, int64_t dim, int64_t P, int64_t block, int64
         for (int64_t c = 0; c < dim; c++) var += (xr[c] - mean) * (xr[c] - mean);
         var /= (double)dim;
         for (int64_t c = 0; c < dim; c++) up[c] = (xr[c] - mean) / sqrt(var + eps) * lnw[c] + lnb[c];
-        for (int64_t rep = 0; rep * P < hz; rep++) {
-            memcpy(y, up, (size_t)P * sizeof(double));
-            for (int64_t j = 0; j < 4; j++) {
-                const float *wj = w + (rep * 4 + j) * P * block;
-                for (int64_t n = 0; n < P / block; n++)
-                    for (int64_t o = 0; o < block; o++) {
-                        double acc = 0;
-                        for (int64_t i = 0; i < block; i++) acc += (double)wj[(n * block + o) * block + i] * y[n * block + i];
-                        t[n * block + o] = acc;
-                    }
-                for (int64_t h = 1; h < P; h *= 2)
-                    for (int64_t i = 0; i < P; i += 2 * h)
-                        for (int64_t k = i; k < i + h; k++) {
-                            const double a = t[k], b = t[k + h];
-                            t[k] = a + b;
-                            t[k + h] = a - b;
-                        }
-                memcpy(y, t, (size_t)P * sizeof(double));
-            }
-            for (int64_t k = 0; k < P && rep * P + k < hz; k++)
-                z[r * hz + rep * P + k] = 0.7 * y[k] + 0.3 * up[k] + (pb ? pb[rep * P + k] : 0.0);
-        }
+        test_bh4_f64(1, dim, P, block, hz, up, dim, w, pb, z + r * hz, hz);
         for (int64_t k = 0; k < tables; k++) {
             int32_t cd = 0;
             double sum = 0, prod = 1;
@@ -84,7 +62,7 @@ static void layer_f64(int64_t rows, int64_t dim, int64_t P, int64_t block, int64
             out[r * out_dim + c] = acc;
         }
     }
-    free(up); free(y); free(t);
+    free(up);
 }
 
 /* Every ISA path of the fused layer against layer_f64: output (nmse), and through the debug entry the codes

@@ -16,6 +16,9 @@
  * exponent in the score). */
 #define LFFN_MAX_LAYER_NMSE 1e-10
 #define LFFN_MAX_SCORE_NMSE 1e-10
+/* digests of check_pinned_arithmetic */
+#define PINNED_AVX2 0x2f2001acedf2c77full
+#define PINNED_AVX512 0x45248a084af8244dull
 #define LFFN_MAX_BF16_LAYER_REL 1e-2
 
 static int64_t next_pow2(int64_t v) {
@@ -200,6 +203,43 @@ static void check_bf16_realistic(int64_t rows, uint64_t seed) {
     free(ws); free(pk[0]); free(pk[1]); free(wp);
 }
 
+/* The fused layer's exact arithmetic on the vector paths, pinned: a digest (FNV-1a) of the codes, the bits of
+ * the scores and of the output for one fixed input. The tolerance tests above cannot see a changed rounding
+ * (an FMA's operand order, a reassociated sum): this one fails on any such change. When a change of the
+ * arithmetic is intended, check it with the tests above and the Java fixtures, then put the new digests here.
+ * The scalar level is left out: its hash calls libm's exp, whose last bit may vary between C libraries. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * 0x100000001B3ull;
+    return h;
+}
+
+static void check_pinned_arithmetic(void) {
+    const int64_t rows = 70, dim = 100, P = 128, block = 16, tables = 24, tau = 6, out_dim = 40, R = 2, hz = tables * tau;
+    const uint64_t pinned[3] = {0, PINNED_AVX2, PINNED_AVX512};
+    test_seed(2024);
+    float *x = test_random(rows * dim, 2.0f), *lnw = test_random(dim, 0.3f), *lnb = test_random(dim, 0.3f);
+    float *w = test_random(R * 4 * P * block, 1.7f / sqrtf((float)(block * P))), *pb = test_random(hz, 0.1f);
+    float *table = test_random((tables << tau) * out_dim, 1.0f), *bias = test_random(out_dim, 0.5f);
+    void *wp = test_alloc(lffn_bh4_pack_size_f32(dim, P, block, R, hz));
+    void *pk = test_alloc(lffn_tables_pack_size(tables, tau, out_dim, 0));
+    void *ws = test_alloc(lffn_lookupffn_workspace_size(rows, dim, P, tables, tau));
+    int32_t *code = test_alloc(rows * tables * 4);
+    float *score = test_alloc(rows * tables * 4), *out = test_alloc(rows * out_dim * 4);
+    TEST_EXPECT(lffn_bh4_pack_f32(dim, P, block, R, hz, w, wp) == LFFN_SUCCESS &&
+                    lffn_tables_pack_f32(tables, tau, out_dim, table, 0, pk) == LFFN_SUCCESS, "packs");
+    TEST_FOR_EACH_VECTOR_ISA(isa) {
+        TEST_EXPECT(lffn_lookupffn_forward_impl(rows, dim, P, block, R, tables, tau, out_dim, x, dim, lnw, lnb, 1e-5f, wp,
+                                                pb, pk, 0, bias, ws, out, out_dim, code, score) == LFFN_SUCCESS, "status");
+        uint64_t h = fnv1a(0xCBF29CE484222325ull, code, (size_t)(rows * tables * 4));
+        h = fnv1a(h, score, (size_t)(rows * tables * 4));
+        h = fnv1a(h, out, (size_t)(rows * out_dim * 4));
+        TEST_EXPECT(h == pinned[isa], "%s: the fused layer's arithmetic changed: digest 0x%016llxull, pinned 0x%016llxull",
+                    test_isa_name(isa), (unsigned long long)h, (unsigned long long)pinned[isa]);
+    }
+    free(x); free(lnw); free(lnb); free(w); free(pb); free(table); free(bias); free(wp); free(pk); free(ws); free(code);
+    free(score); free(out);
+}
+
 int main(void) {
     uint64_t seed = 301;
     check_shape(100, 512, 64, 128, 8, 512, 1, seed++); /* the paper shape, row tail */
@@ -212,6 +252,7 @@ int main(void) {
     check_shape(70, 256, 256, 8, 4, 16, 0, seed++);    /* b > 128: packed unfolded */
     check_shape_eps(50, 64, 16, 16, 4, 40, 1, 0.5f, seed++); /* a large eps: its place in LayerNorm matters */
     check_bf16_realistic(512, seed++);                  /* the acceptance bound of the bf16 layer */
+    check_pinned_arithmetic();
 
     /* argument checks */
     float x[64] __attribute__((aligned(64))) = {0}, out[64];

@@ -71,7 +71,7 @@ public final class LookupFfn implements AutoCloseable {
     private final Config config;
     private final Arena arena;
     private final MemorySegment lnWeight, lnBias; // (d)
-    private final MemorySegment projection;     // BH4 (R, 4, P/b, b, b) then its Kernels.bh4Pack form, or dense packed for GEMM
+    private final MemorySegment projection;     // BH4: Kernels.bh4Pack form, then (R, 4, P/b, b, b); or dense packed for GEMM
     private final MemorySegment projectionBias; // (h·τ)
     private final MemorySegment tables;         // (h·2^τ, o) packed by lffn_tables_pack_f32, F32 or BF16
     private final MemorySegment bias;           // (o)
@@ -150,16 +150,17 @@ public final class LookupFfn implements AutoCloseable {
                 projection = arena.allocate(Kernels.gemmPackBSize(config.hashBits(), config.dim()), Tensor.ALIGNMENT);
                 Kernels.gemmPackB(config.hashBits(), config.dim(), w, config.dim(), true, projection);
             } else {
-                // BH4: the weights as given (the per-stage kernels read them), then at packedBh4Offset the form
-                // packed once for the fused kernel (the in-block Hadamard stages folded in at load, not per call)
-                long raw = packedBh4Offset(projW.elementCount());
-                projection = arena.allocate(raw + Kernels.bh4PackSize(config.dim(), config.paddedDim(), config.block(),
-                        config.repeats(), config.hashBits()), Tensor.ALIGNMENT);
+                // BH4: the form packed once for the fused kernel (the in-block Hadamard stages folded in at load,
+                // not per call), then at rawBh4Offset the weights as given (trace() reads them)
+                long packedBytes = Kernels.bh4PackSize(config.dim(), config.paddedDim(), config.block(), config.repeats(),
+                        config.hashBits());
+                projection = arena.allocate(rawBh4Offset(packedBytes) + projW.elementCount() * 4, Tensor.ALIGNMENT);
+                MemorySegment raw = projection.asSlice(rawBh4Offset(packedBytes));
                 try (Arena tmp = Arena.ofConfined()) {
-                    MemorySegment.copy(copyF32(tmp, projW), 0, projection, 0, projW.elementCount() * 4);
+                    MemorySegment.copy(copyF32(tmp, projW), 0, raw, 0, projW.elementCount() * 4);
                 }
                 Kernels.bh4Pack(config.dim(), config.paddedDim(), config.block(), config.repeats(), config.hashBits(),
-                        projection, projection.asSlice(raw));
+                        raw, projection);
             }
             // tables: packed once into the gather's cache-friendly layout (converted to bf16 when asked)
             boolean bf16 = config.tableDType() == DType.BF16;
@@ -183,9 +184,16 @@ public final class LookupFfn implements AutoCloseable {
     }
 
     /** An aligned F32 copy (the weights of a layer are copied once, converting BF16/F16/F64 to F32). */
-    /** Byte offset of the packed BH4 weights behind the {@code floats} weights as given (64-byte aligned). */
-    private static long packedBh4Offset(long floats) {
-        return (floats * 4 + Tensor.ALIGNMENT - 1) / Tensor.ALIGNMENT * Tensor.ALIGNMENT;
+    /** Byte offset of the BH4 weights as given behind their packed form of {@code packedBytes} (64-byte aligned). */
+    private static long rawBh4Offset(long packedBytes) {
+        return (packedBytes + Tensor.ALIGNMENT - 1) / Tensor.ALIGNMENT * Tensor.ALIGNMENT;
+    }
+
+    /** The BH4 weights as given [R, 4, P/b, b, b] (the per-stage kernels read them; the fused one the packed form). */
+    private MemorySegment rawBh4() {
+        Config c = config;
+        return projection.asSlice(rawBh4Offset(Kernels.bh4PackSize(c.dim(), c.paddedDim(), c.block(), c.repeats(),
+                c.hashBits())));
     }
 
     private static MemorySegment copyF32(Arena arena, Tensor t) {
@@ -286,8 +294,7 @@ public final class LookupFfn implements AutoCloseable {
             // one fused call: LayerNorm → BH4 → hash → gather, tiled inside the kernel
             long n = end - start;
             Kernels.lookupffnForward(n, d, c.paddedDim(), c.block(), c.repeats(), h, c.tau(), o,
-                    s.xRows().of(x, start * d * 4, n * d * 4), d, lnWeight, lnBias, c.eps(),
-                    projection.asSlice(packedBh4Offset(c.repeats() * 4 * c.paddedDim() * c.block())), projectionBias,
+                    s.xRows().of(x, start * d * 4, n * d * 4), d, lnWeight, lnBias, c.eps(), projection, projectionBias,
                     tables, bf16, bias, s.workspace(), s.outRows().of(out, start * o * 4, n * o * 4), o);
             return;
         }
@@ -317,7 +324,7 @@ public final class LookupFfn implements AutoCloseable {
                     Kernels.Epilogue.NONE, s.z(), c.hashBits());
         else
             Kernels.bh4Project(n, c.dim(), c.paddedDim(), c.block(), c.repeats(), c.hashBits(), s.ln(), c.dim(),
-                    projection, projectionBias, s.workspace(), s.z(), c.hashBits());
+                    rawBh4(), projectionBias, s.workspace(), s.z(), c.hashBits());
     }
 
     private Scratch newScratch() {
@@ -360,7 +367,7 @@ public final class LookupFfn implements AutoCloseable {
             try (Arena tmp = Arena.ofConfined()) {
                 MemorySegment ws = tmp.allocate(Math.max(64, Kernels.bh4WorkspaceSize(b, c.paddedDim())), 64);
                 Kernels.bh4Project(b, c.dim(), c.paddedDim(), c.block(), c.repeats(), c.hashBits(), ln.segment(),
-                        c.dim(), projection, projectionBias, ws, z.segment(), c.hashBits());
+                        c.dim(), rawBh4(), projectionBias, ws, z.segment(), c.hashBits());
             }
         }
         Kernels.hashCodeScore(b, c.tables(), c.tau(), z.segment(), c.hashBits(), code.segment(), c.tables(),

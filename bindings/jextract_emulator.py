@@ -43,7 +43,7 @@ def main(header, output):
         if ret.endswith("*"):
             pass
         params = []
-        args = " ".join(args.split())
+        args = re.sub(r"\s*\bLFFN_RESTRICT_PTR\b", "", " ".join(args.split()))  # restrict: no FFM meaning
         if args and args != "void":
             for a in args.split(","):
                 a = a.strip()

@@ -1,8 +1,8 @@
-/* Times the LookupFFN kernels (BH4 projection, hash code/score, gather-accumulate fp32/bf16 on the plain and
- * the packed tables, bf16 conversion, table packing) and the fused layer lffn_lookupffn_forward_f32 (fp32 and
+/* Times the LookupFFN kernels (BH4 projection, hash code/score, gather-accumulate fp32/bf16 on the packed
+ * tables, bf16 conversion, table packing) and the fused layer lffn_lookupffn_forward_f32 (fp32 and
  * bf16 tables) on the paper configuration, single-threaded and with 2 pthreads splitting the rows in halves
  * (each thread its own workspace); median of repeats.
- *   lookup-bench [max_isa 0..3] [rows] [repeats] [kernel list, e.g. 5,6,9]
+ *   lookup-bench [max_isa 0..2] [rows] [repeats] [kernel list, e.g. 3,4,7]
  * (d = P = 512, b = 64, R = 2, h = 128, tau = 8, o = 512.) */
 #include <pthread.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@ enum { D = 512, P = 512, BLK = 64, R = 2, H = 128, TAU = 8, O = 512, HT = H * TA
 static int64_t N = 32768;
 static float *u, *w, *zb, *hb, *score, *table, *bias, *out;
 static uint16_t *table16;
-static void *packed32, *packed16, *lws[2];
+static void *packed32, *packed16, *wpacked, *lws[2];
 static float *lnw, *lnb, *x;
 static int32_t *code;
 static void *ws[2];
@@ -50,22 +50,20 @@ static void run(int64_t r0, int64_t r1, int tid) {
     switch (kernel) {
     case 0: st = lffn_bh4_project_f32(n, D, P, BLK, R, HT, u + r0 * D, D, w, hb, ws[tid], zb + r0 * HT, HT); break;
     case 1: st = lffn_hash_code_score_f32(n, H, TAU, zb + r0 * HT, HT, code + r0 * H, H, score + r0 * H, H); break;
-    case 2: st = lffn_gather_accum_f32(n, H, TAU, O, code + r0 * H, H, score + r0 * H, H, table, bias, out + r0 * O, O); break;
-    case 3: st = lffn_gather_accum_bf16(n, H, TAU, O, code + r0 * H, H, score + r0 * H, H, table16, bias, out + r0 * O, O); break;
-    case 4: { /* table conversion: split the table, not rows */
+    case 2: { /* table conversion: split the table, not rows */
         const int64_t tn = (int64_t)H * (1 << TAU) * O, a = tn * r0 / N, b = tn * r1 / N;
         st = lffn_convert_f32_to_bf16(b - a, table + a, table16 + a);
         break;
     }
-    case 5: st = lffn_gather_accum_packed(n, H, TAU, O, code + r0 * H, H, score + r0 * H, H, packed32, 0, bias, out + r0 * O, O); break;
-    case 6: st = lffn_gather_accum_packed(n, H, TAU, O, code + r0 * H, H, score + r0 * H, H, packed16, 1, bias, out + r0 * O, O); break;
-    case 7: /* table packing (whole table in each thread: a load-time cost) */
+    case 3: st = lffn_gather_accum_packed(n, H, TAU, O, code + r0 * H, H, score + r0 * H, H, packed32, 0, bias, out + r0 * O, O); break;
+    case 4: st = lffn_gather_accum_packed(n, H, TAU, O, code + r0 * H, H, score + r0 * H, H, packed16, 1, bias, out + r0 * O, O); break;
+    case 5: /* table packing (whole table in each thread: a load-time cost) */
         st = tid == 0 ? lffn_tables_pack_f32(H, TAU, O, table, 0, packed32) : LFFN_SUCCESS;
         break;
-    case 8:
-    case 9:
-        st = lffn_lookupffn_forward_f32(n, D, P, BLK, R, H, TAU, O, x + r0 * D, D, lnw, lnb, 1e-5f, w, hb,
-                                        kernel == 8 ? packed32 : packed16, kernel == 9, bias, lws[tid], out + r0 * O, O);
+    case 6:
+    case 7:
+        st = lffn_lookupffn_forward_f32(n, D, P, BLK, R, H, TAU, O, x + r0 * D, D, lnw, lnb, 1e-5f, wpacked, hb,
+                                        kernel == 6 ? packed32 : packed16, kernel == 7, bias, lws[tid], out + r0 * O, O);
         break;
     }
     if (st != LFFN_SUCCESS) {
@@ -154,6 +152,8 @@ int main(int argc, char **argv) {
     packed16 = balloc((size_t)lffn_tables_pack_size(H, TAU, O, 1));
     lffn_tables_pack_f32(H, TAU, O, table, 0, packed32);
     lffn_tables_pack_f32(H, TAU, O, table, 1, packed16);
+    wpacked = balloc((size_t)lffn_bh4_pack_size_f32(D, P, BLK, R, HT));
+    lffn_bh4_pack_f32(D, P, BLK, R, HT, w, wpacked);
     x = randv(N * D, 2.0f, 6);
     lnw = randv(D, 0.2f, 7);
     lnb = randv(D, 0.2f, 8);
@@ -166,17 +166,13 @@ int main(int argc, char **argv) {
     memset(out, 0, (size_t)(N * O * 4));
     memset(zb, 0, (size_t)(N * HT * 4));
 
-    enum { NK = 10 };
-    const char *names[NK] = {"bh4_project_f32", "hash_code_score", "gather_accum_f32", "gather_accum_bf16",
-                             "convert_f32_bf16", "gather_packed_f32", "gather_packed_bf16", "pack_tables_f32",
+    enum { NK = 8 };
+    const char *names[NK] = {"bh4_project_f32", "hash_code_score", "convert_f32_bf16", "gather_packed_f32", "gather_packed_bf16", "pack_tables_f32",
                              "layer_fused_f32", "layer_fused_bf16"};
     const double gflop = (double)N * H * O * 2, lflop = (double)N * R * 4 * P * BLK * 2 + gflop;
-    const double flops[NK] = {(double)N * R * 4 * P * BLK * 2, (double)N * HT * 20, gflop, gflop, 0, gflop, gflop,
-                              0, lflop, lflop};
+    const double flops[NK] = {(double)N * R * 4 * P * BLK * 2, (double)N * HT * 20, 0, gflop, gflop, 0, lflop, lflop};
     /* bytes: operands of the kernel (logical table-row reads for the gathers) */
-    const double bytes[NK] = {(double)N * (D + HT) * 4, (double)N * (HT + 2 * H) * 4,
-                              (double)N * H * (O * 4 + 8) + (double)N * O * 4,
-                              (double)N * H * (O * 2 + 8) + (double)N * O * 4, (double)tn * 6,
+    const double bytes[NK] = {(double)N * (D + HT) * 4, (double)N * (HT + 2 * H) * 4, (double)tn * 6,
                               (double)N * H * (O * 4 + 8) + (double)N * O * 4,
                               (double)N * H * (O * 2 + 8) + (double)N * O * 4, (double)tn * 8,
                               (double)N * (D + O) * 4, (double)N * (D + O) * 4};
@@ -203,7 +199,7 @@ int main(int argc, char **argv) {
                flops[kernel] / sec[kernel][0] * 1e-9, bytes[kernel] / sec[kernel][0] * 1e-9, sec[kernel][1],
                flops[kernel] / sec[kernel][1] * 1e-9, bytes[kernel] / sec[kernel][1] * 1e-9);
 #ifdef LFFN_FUSED_PROFILE
-        if (kernel >= 8) {
+        if (kernel >= 6) {
             const double tot = lffn_fused_profile[0] + lffn_fused_profile[1] + lffn_fused_profile[2] + lffn_fused_profile[3];
             printf("   stages (share of fused ticks): layernorm %.1f%%, bh4 %.1f%%, hash %.1f%%, gather %.1f%%\n",
                    100 * lffn_fused_profile[0] / tot, 100 * lffn_fused_profile[1] / tot, 100 * lffn_fused_profile[2] / tot,
@@ -212,14 +208,11 @@ int main(int argc, char **argv) {
 #endif
     }
     for (int th = 0; th < 2; th++) {
-        const double f32 = sec[0][th] + sec[1][th] + sec[2][th], b16 = sec[0][th] + sec[1][th] + sec[3][th];
-        printf("layer (bh4+hash+gather, no LayerNorm), %d thread(s): fp32 table %.4f s, bf16 table %.4f s, "
-               "speed-up %.2fx\n", th + 1, f32, b16, f32 / b16);
-        const double p32 = sec[0][th] + sec[1][th] + sec[5][th], p16 = sec[0][th] + sec[1][th] + sec[6][th];
+        const double p32 = sec[0][th] + sec[1][th] + sec[3][th], p16 = sec[0][th] + sec[1][th] + sec[4][th];
         printf("layer (bh4+hash+packed gather, separate calls), %d thread(s): fp32 %.4f s, bf16 %.4f s, "
                "speed-up %.2fx\n", th + 1, p32, p16, p32 / p16);
         printf("layer FUSED (LayerNorm+bh4+hash+packed gather), %d thread(s): fp32 %.4f s, bf16 %.4f s, "
-               "speed-up %.2fx\n", th + 1, sec[8][th], sec[9][th], sec[8][th] / sec[9][th]);
+               "speed-up %.2fx\n", th + 1, sec[6][th], sec[7][th], sec[6][th] / sec[7][th]);
     }
     return 0;
 }

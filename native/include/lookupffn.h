@@ -6,9 +6,10 @@
  *  - sizes and leading dimensions are int64_t and count elements; matrices are row-major;
  *  - the caller (Java) owns every buffer: the library borrows pointers for the duration of a call,
  *    never stores, frees or returns them; inputs are const, outputs are written, nothing may alias
- *    unless a function says so;
+ *    unless a function says so (the prototypes mark such pointers restrict);
  *  - kernels are single-threaded and reentrant: callers split rows across threads. The only global
- *    state is the ISA cap (lffn_set_max_isa).
+ *    state is the ISA cap (lffn_set_max_isa); the only per-thread state is the last error message
+ *    (lffn_last_error).
  */
 #ifndef LFFN_LOOKUPFFN_H
 #define LFFN_LOOKUPFFN_H
@@ -20,6 +21,12 @@
 #define LFFN_API __declspec(dllexport)
 #else
 #define LFFN_API __attribute__((visibility("default")))
+#endif
+
+#if defined(__cplusplus)
+#define LFFN_RESTRICT_PTR __restrict__
+#else
+#define LFFN_RESTRICT_PTR restrict
 #endif
 
 #ifdef __cplusplus
@@ -39,8 +46,7 @@ typedef enum {
 typedef enum {
     LFFN_ISA_SCALAR = 0,
     LFFN_ISA_AVX2 = 1,        /* AVX2 + FMA */
-    LFFN_ISA_AVX512 = 2,      /* AVX-512 F/BW/VL/DQ */
-    LFFN_ISA_AVX512_BF16 = 3  /* AVX-512 + AVX512_BF16 */
+    LFFN_ISA_AVX512 = 2       /* AVX-512 F/BW/VL/DQ */
 } lffn_isa_t;
 
 /* Element-wise function fused after a GEMM's bias. */
@@ -56,6 +62,11 @@ LFFN_API const char *lffn_version(void);
 
 /* Human-readable name of a status; static storage, owned by the library. */
 LFFN_API const char *lffn_status_str(lffn_status_t status);
+
+/* What the last failed call on the calling thread rejected: "function: check failed: condition" (the first
+ * failed argument check), or "" when no call on this thread has failed. Read it right after the failing call,
+ * on the same thread; a later failure overwrites it. Thread-local storage, owned by the library. */
+LFFN_API const char *lffn_last_error(void);
 
 /* Highest ISA level this CPU (and OS) supports. */
 LFFN_API lffn_isa_t lffn_cpu_isa(void);
@@ -82,7 +93,8 @@ LFFN_API lffn_status_t lffn_layernorm_f32(int64_t rows, int64_t cols, const floa
 
 /* dst[i] = bf16(src[i]), round to nearest even (NaN stays NaN). src: borrowed, read [n]; dst: borrowed,
  * written [n]. */
-LFFN_API lffn_status_t lffn_convert_f32_to_bf16(int64_t n, const float *src, uint16_t *dst);
+LFFN_API lffn_status_t lffn_convert_f32_to_bf16(int64_t n, const float *LFFN_RESTRICT_PTR src,
+                                                uint16_t *LFFN_RESTRICT_PTR dst);
 
 /* ---- BH4 hash projection (SPEC.md step 2) ----
  * Bytes of scratch lffn_bh4_project_f32 needs for `rows` rows of padded width padded_dim. */
@@ -95,57 +107,62 @@ LFFN_API int64_t lffn_bh4_workspace_size(int64_t rows, int64_t padded_dim);
  * bias: borrowed, read [out_dim], may be NULL; workspace: borrowed, scratch of lffn_bh4_workspace_size bytes,
  * 64-byte aligned; z: borrowed, written [rows, out_dim], ld ldz. */
 LFFN_API lffn_status_t lffn_bh4_project_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block,
-                                            int64_t repeats, int64_t out_dim, const float *u, int64_t ldu,
-                                            const float *weight, const float *bias, void *workspace, float *z,
-                                            int64_t ldz);
+                                            int64_t repeats, int64_t out_dim, const float *LFFN_RESTRICT_PTR u,
+                                            int64_t ldu, const float *LFFN_RESTRICT_PTR weight,
+                                            const float *LFFN_RESTRICT_PTR bias, void *LFFN_RESTRICT_PTR workspace,
+                                            float *LFFN_RESTRICT_PTR z, int64_t ldz);
+
+/* Bytes of the packed form of BH4 weights for lffn_lookupffn_forward_f32 (the repeats that reach out_dim, in a
+ * private layout: for blocks up to 128 the in-block Hadamard stages are folded into the weights once, here,
+ * instead of on every call); -1 for invalid sizes (the same rules as lffn_bh4_project_f32, or a size that
+ * overflows int64_t). */
+LFFN_API int64_t lffn_bh4_pack_size_f32(int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats,
+                                        int64_t out_dim);
+
+/* Packs weight ([repeats, 4, P/b, b, b] as for lffn_bh4_project_f32) once at load. weight: borrowed, read;
+ * packed: borrowed, written, lffn_bh4_pack_size_f32 bytes, 64-byte aligned, must not overlap weight. */
+LFFN_API lffn_status_t lffn_bh4_pack_f32(int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats,
+                                         int64_t out_dim, const float *LFFN_RESTRICT_PTR weight,
+                                         void *LFFN_RESTRICT_PTR packed);
 
 /* ---- hash code and score (SPEC.md step 3) ----
  * For table k of each row: code = MSB-first sign bits of z[k*tau .. k*tau+tau-1] (> 0 is 1),
  * score = sum|z| / prod(1 + exp(-2|z|)). z: borrowed, read [rows, tables*tau], ld ldz;
  * code: borrowed, written [rows, tables], ld ldcode; score: borrowed, written [rows, tables], ld ldscore.
  * tau in 1..16. */
-LFFN_API lffn_status_t lffn_hash_code_score_f32(int64_t rows, int64_t tables, int64_t tau, const float *z,
-                                                int64_t ldz, int32_t *code, int64_t ldcode, float *score,
-                                                int64_t ldscore);
-
-/* ---- weighted gather-accumulate (SPEC.md step 4) ----
- * out[r, :] = sum_k score[r, k] * table[k * 2^tau + code[r, k], :] + bias.
- * code: borrowed, read [rows, tables], each in [0, 2^tau) (else LFFN_INVALID_ARGUMENTS, nothing read out of
- * bounds); score: borrowed, read [rows, tables]; table: borrowed, read [tables * 2^tau, out_dim];
- * bias: borrowed, read [out_dim], may be NULL; out: borrowed, written [rows, out_dim], ld ldout. */
-LFFN_API lffn_status_t lffn_gather_accum_f32(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim,
-                                             const int32_t *code, int64_t ldcode, const float *score,
-                                             int64_t ldscore, const float *table, const float *bias, float *out,
-                                             int64_t ldout);
-
-/* As lffn_gather_accum_f32 with the table stored in bf16 (uint16_t bit patterns); accumulates in fp32. */
-LFFN_API lffn_status_t lffn_gather_accum_bf16(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim,
-                                              const int32_t *code, int64_t ldcode, const float *score,
-                                              int64_t ldscore, const uint16_t *table, const float *bias,
-                                              float *out, int64_t ldout);
+LFFN_API lffn_status_t lffn_hash_code_score_f32(int64_t rows, int64_t tables, int64_t tau,
+                                                const float *LFFN_RESTRICT_PTR z, int64_t ldz,
+                                                int32_t *LFFN_RESTRICT_PTR code, int64_t ldcode,
+                                                float *LFFN_RESTRICT_PTR score, int64_t ldscore);
 
 /* ---- GEMM: C[m, n] = epilogue(A[m, k] . op(B) + bias[n]) ----
  * op(B) = B ([k, n], ld ldb) when trans_b == 0, B^T when trans_b != 0 (B is [n, k], ld ldb, the nn.Linear
  * weight layout). a: borrowed, read, ld lda; b: borrowed, read; bias: borrowed, read [n], may be NULL;
  * c: borrowed, written [m, n], ld ldc (overwritten, not accumulated). */
-LFFN_API lffn_status_t lffn_gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                                     const float *b, int64_t ldb, int32_t trans_b, const float *bias,
-                                     lffn_epilogue_t epilogue, float *c, int64_t ldc);
+LFFN_API lffn_status_t lffn_gemm_f32(int64_t m, int64_t n, int64_t k, const float *LFFN_RESTRICT_PTR a, int64_t lda,
+                                     const float *LFFN_RESTRICT_PTR b, int64_t ldb, int32_t trans_b,
+                                     const float *LFFN_RESTRICT_PTR bias, lffn_epilogue_t epilogue,
+                                     float *LFFN_RESTRICT_PTR c, int64_t ldc);
 
-/* Bytes of the packed form of a [k, n] right-hand matrix (independent of the ISA). */
+/* Bytes of the packed form of a [k, n] right-hand matrix (independent of the ISA); 0 when n or k is not
+ * positive, -1 when the size overflows int64_t. */
 LFFN_API int64_t lffn_gemm_pack_b_size_f32(int64_t n, int64_t k);
 
 /* Packs op(B) once so that many lffn_gemm_packed_f32 calls (e.g. one per thread's row range) reuse it.
- * b: borrowed, read; packed: borrowed, written, lffn_gemm_pack_b_size_f32(n, k) bytes, 64-byte aligned. */
-LFFN_API lffn_status_t lffn_gemm_pack_b_f32(int64_t n, int64_t k, const float *b, int64_t ldb, int32_t trans_b,
-                                            float *packed);
+ * b: borrowed, read; packed: borrowed, written, lffn_gemm_pack_b_size_f32(n, k) bytes, 64-byte aligned
+ * (else LFFN_INVALID_ARGUMENTS). */
+LFFN_API lffn_status_t lffn_gemm_pack_b_f32(int64_t n, int64_t k, const float *LFFN_RESTRICT_PTR b, int64_t ldb,
+                                            int32_t trans_b, float *LFFN_RESTRICT_PTR packed);
 
-/* As lffn_gemm_f32 with B given packed by lffn_gemm_pack_b_f32 (same n, k). packed_b: borrowed, read. */
-LFFN_API lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                                            const float *packed_b, const float *bias, lffn_epilogue_t epilogue,
-                                            float *c, int64_t ldc);
+/* As lffn_gemm_f32 with B given packed by lffn_gemm_pack_b_f32 (same n, k). packed_b: borrowed, read, 64-byte
+ * aligned (else LFFN_INVALID_ARGUMENTS). */
+LFFN_API lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, const float *LFFN_RESTRICT_PTR a,
+                                            int64_t lda, const float *LFFN_RESTRICT_PTR packed_b,
+                                            const float *LFFN_RESTRICT_PTR bias, lffn_epilogue_t epilogue,
+                                            float *LFFN_RESTRICT_PTR c, int64_t ldc);
 
-/* ---- packed tables for the gather (load-time layout, like GEMM's packed B) ----
+/* ---- weighted gather-accumulate (SPEC.md step 4) over packed tables (load-time layout, like GEMM's packed B)
+ * out[r, :] = sum_k score[r, k] * table[k * 2^tau + code[r, k], :] + bias, the sum over k in order, in fp32.
  * The packed form splits the [tables * 2^tau, out_dim] table matrix into column chunks of C = 64 columns
  * and stores each (chunk, table) slice contiguously: [ceil(out_dim / C)][tables][2^tau][C], the tail chunk
  * zero-padded. bf16 elements are permuted inside each 32-column block (value 2i is column i, value 2i+1
@@ -158,19 +175,22 @@ LFFN_API int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_
 /* Packs table ([tables * 2^tau, out_dim] fp32, row-major) once, converting to bf16 (round to nearest even)
  * when bf16 != 0. table: borrowed, read; packed: borrowed, written, lffn_tables_pack_size bytes, 64-byte
  * aligned. */
-LFFN_API lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float *table,
-                                            int32_t bf16, void *packed);
+LFFN_API lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim,
+                                            const float *LFFN_RESTRICT_PTR table, int32_t bf16,
+                                            void *LFFN_RESTRICT_PTR packed);
 
-/* As lffn_gather_accum_f32 (bf16 == 0) or lffn_gather_accum_bf16 (bf16 != 0) with the table given packed
- * by lffn_tables_pack_f32 with the same tables, tau, out_dim and bf16. Made for many rows per call (each
+/* The gather-accumulate with the table given packed by lffn_tables_pack_f32 with the same tables, tau, out_dim
+ * and bf16 (bf16 != 0: the table was rounded to bf16 at packing; products and sums stay fp32). Made for many rows per call (each
  * table slice is brought into cache once per call and reused by every row). code: borrowed, read [rows,
  * tables], each in [0, 2^tau) (else LFFN_INVALID_ARGUMENTS, nothing read out of bounds); score: borrowed,
  * read [rows, tables]; packed: borrowed, read, 64-byte aligned; bias: borrowed, read [out_dim], may be NULL;
  * out: borrowed, written [rows, out_dim], ld ldout. */
 LFFN_API lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim,
-                                                const int32_t *code, int64_t ldcode, const float *score,
-                                                int64_t ldscore, const void *packed, int32_t bf16,
-                                                const float *bias, float *out, int64_t ldout);
+                                                const int32_t *LFFN_RESTRICT_PTR code, int64_t ldcode,
+                                                const float *LFFN_RESTRICT_PTR score, int64_t ldscore,
+                                                const void *LFFN_RESTRICT_PTR packed, int32_t bf16,
+                                                const float *LFFN_RESTRICT_PTR bias, float *LFFN_RESTRICT_PTR out,
+                                                int64_t ldout);
 
 /* ---- the whole LookupFFN layer with a BH4 projection (SPEC.md steps 1-4) ----
  * Bytes of scratch lffn_lookupffn_forward_f32 needs for `rows` rows (it is capped: beyond some row count
@@ -184,17 +204,19 @@ LFFN_API int64_t lffn_lookupffn_workspace_size(int64_t rows, int64_t dim, int64_
  * packed tables (as lffn_gather_accum_packed). dim, padded_dim, block, repeats as lffn_bh4_project_f32;
  * tables, tau, out_dim as lffn_tables_pack_f32. The intermediates never leave the workspace. Call with many
  * rows (thousands) per thread: the gather reuses each table slice across all rows of a call's tile.
- * x: borrowed, read [rows, dim], ld ldx; ln_weight, ln_bias: borrowed, read [dim]; proj_weight: borrowed,
- * read [repeats, 4, P/b, b, b]; proj_bias: borrowed, read [tables * tau], may be NULL; packed_tables:
+ * x: borrowed, read [rows, dim], ld ldx; ln_weight, ln_bias: borrowed, read [dim]; packed_proj: borrowed,
+ * read, the BH4 weights packed by lffn_bh4_pack_f32(dim, padded_dim, block, repeats, tables * tau), 64-byte
+ * aligned; proj_bias: borrowed, read [tables * tau], may be NULL; packed_tables:
  * borrowed, read (lffn_tables_pack_f32 with the same bf16), 64-byte aligned; bias: borrowed, read [out_dim],
  * may be NULL; workspace: borrowed, scratch of lffn_lookupffn_workspace_size bytes, 64-byte aligned, one per
  * concurrent call; out: borrowed, written [rows, out_dim], ld ldout (must not alias x). */
 LFFN_API lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block,
                                                   int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim,
                                                   const float *x, int64_t ldx, const float *ln_weight,
-                                                  const float *ln_bias, float eps, const float *proj_weight,
+                                                  const float *ln_bias, float eps, const void *packed_proj,
                                                   const float *proj_bias, const void *packed_tables, int32_t bf16,
-                                                  const float *bias, void *workspace, float *out, int64_t ldout);
+                                                  const float *bias, void *workspace, float *LFFN_RESTRICT_PTR out,
+                                                  int64_t ldout);
 
 /* ---- attention (the encoder's self-attention; see docs/ABI.md) ----
  * Masked softmax over rows: y[r, c] = exp(s[r, c] - max_c s[r, :]) / sum_c exp(...) with

@@ -10,11 +10,22 @@
 /* libgomp comes with libdnnl (its CPU runtime is OpenMP); declared here so no OpenMP flags are needed. */
 extern void omp_set_num_threads(int n);
 
+/* The liblookupffn status of a oneDNN status. */
+static lffn_status_t status_of(dnnl_status_t s) {
+    switch (s) {
+    case dnnl_success: return LFFN_SUCCESS;
+    case dnnl_out_of_memory: return LFFN_OUT_OF_MEMORY;
+    case dnnl_invalid_arguments: return LFFN_INVALID_ARGUMENTS;
+    case dnnl_unimplemented: return LFFN_UNSUPPORTED_ISA; /* no implementation for this CPU */
+    default: return LFFN_RUNTIME_ERROR;
+    }
+}
+
 #define TRY(call)                                                                                            \
     do {                                                                                                     \
         dnnl_status_t s_ = (call);                                                                           \
         if (s_ != dnnl_success) {                                                                            \
-            status = (int)s_;                                                                                \
+            status = status_of(s_);                                                                          \
             goto fail;                                                                                       \
         }                                                                                                    \
     } while (0)
@@ -42,15 +53,15 @@ const char *lffn_onednn_version(void) {
     return text;
 }
 
-int lffn_onednn_set_num_threads(int n) {
-    if (n < 1) return -1;
+lffn_status_t lffn_onednn_set_num_threads(int n) {
+    if (n < 1) return LFFN_INVALID_ARGUMENTS;
     omp_set_num_threads(n);
-    return 0;
+    return LFFN_SUCCESS;
 }
 
-int lffn_onednn_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+lffn_status_t lffn_onednn_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                       int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-    return (int)dnnl_sgemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return status_of(dnnl_sgemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
 }
 
 void lffn_onednn_matmul_destroy(void *handle) {
@@ -68,15 +79,15 @@ void lffn_onednn_matmul_destroy(void *handle) {
     free(h);
 }
 
-int lffn_onednn_matmul_create(void **out, int64_t m, int64_t n, int64_t k, const float *weight_nk,
+lffn_status_t lffn_onednn_matmul_create(void **out, int64_t m, int64_t n, int64_t k, const float *weight_nk,
                               const float *bias, int gelu, int bf16) {
-    if (!out) return -1;
+    if (!out) return LFFN_INVALID_ARGUMENTS;
     *out = NULL;
-    if (m < 1 || n < 1 || k < 1 || !weight_nk) return -1;
+    if (m < 1 || n < 1 || k < 1 || !weight_nk) return LFFN_INVALID_ARGUMENTS;
     lffn_onednn_matmul *h = calloc(1, sizeof *h);
-    if (!h) return -1;
+    if (!h) return LFFN_OUT_OF_MEMORY;
     h->m = m, h->n = n, h->k = k, h->bf16 = bf16 != 0;
-    int status = 0;
+    lffn_status_t status = LFFN_SUCCESS;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t post_ops = NULL;
     dnnl_primitive_desc_t pd = NULL, reorder_pd = NULL;
@@ -147,10 +158,10 @@ fail:
     return status;
 }
 
-int lffn_onednn_matmul_execute(void *handle, const float *src, float *dst) {
+lffn_status_t lffn_onednn_matmul_execute(void *handle, const float *src, float *dst) {
     lffn_onednn_matmul *h = handle;
-    if (!h || !src || !dst) return -1;
-    int status = 0;
+    if (!h || !src || !dst) return LFFN_INVALID_ARGUMENTS;
+    lffn_status_t status = LFFN_SUCCESS;
     TRY(dnnl_memory_set_data_handle(h->src_user, (void *)src));
     TRY(dnnl_memory_set_data_handle(h->dst, dst));
     if (h->bf16) {

@@ -3,7 +3,7 @@
  * and the portable references. */
 #include <math.h>
 
-#include "attention_internal.h"
+#include "dispatch.h"
 
 /* ---- references ---- */
 
@@ -32,8 +32,7 @@ void lffn_add_f32_ref(int64_t rows, int64_t cols, const float *a, int64_t lda, c
 
 void lffn_attention_f32_ref(int64_t seq_len, int64_t heads, int64_t head_size, const float *q, int64_t ldq,
                             const float *k, int64_t ldk, const float *v, int64_t ldv, float scale,
-                            const float *mask_add, float *out, int64_t ldout) {
-    double p[seq_len > 0 ? seq_len : 1];
+                            const float *mask_add, double *p, float *out, int64_t ldout) {
     for (int64_t h = 0; h < heads; h++) {
         const int64_t off = h * head_size;
         for (int64_t i = 0; i < seq_len; i++) {
@@ -61,12 +60,7 @@ lffn_status_t lffn_softmax_rows_f32(int64_t rows, int64_t cols, const float *x, 
                                     const float *mask_add, float *y, int64_t ldy) {
     LFFN_CHECK(rows >= 0 && cols > 0 && ldx >= cols && ldy >= cols && isfinite(scale));
     LFFN_CHECK(rows == 0 || (x && y));
-    switch (lffn_isa_now()) {
-    case LFFN_ISA_AVX512_BF16:
-    case LFFN_ISA_AVX512: lffn_softmax_rows_f32_avx512(rows, cols, x, ldx, scale, mask_add, y, ldy); break;
-    case LFFN_ISA_AVX2: lffn_softmax_rows_f32_avx2(rows, cols, x, ldx, scale, mask_add, y, ldy); break;
-    default: lffn_softmax_rows_f32_ref(rows, cols, x, ldx, scale, mask_add, y, ldy); break;
-    }
+    lffn_kernels()->softmax_rows_f32(rows, cols, x, ldx, scale, mask_add, y, ldy);
     return LFFN_SUCCESS;
 }
 
@@ -74,12 +68,7 @@ lffn_status_t lffn_add_f32(int64_t rows, int64_t cols, const float *a, int64_t l
                            float *y, int64_t ldy) {
     LFFN_CHECK(rows >= 0 && cols > 0 && lda >= cols && ldb >= cols && ldy >= cols);
     LFFN_CHECK(rows == 0 || (a && b && y));
-    switch (lffn_isa_now()) {
-    case LFFN_ISA_AVX512_BF16:
-    case LFFN_ISA_AVX512: lffn_add_f32_avx512(rows, cols, a, lda, b, ldb, y, ldy); break;
-    case LFFN_ISA_AVX2: lffn_add_f32_avx2(rows, cols, a, lda, b, ldb, y, ldy); break;
-    default: lffn_add_f32_ref(rows, cols, a, lda, b, ldb, y, ldy); break;
-    }
+    lffn_kernels()->add_f32(rows, cols, a, lda, b, ldb, y, ldy);
     return LFFN_SUCCESS;
 }
 
@@ -92,7 +81,8 @@ lffn_status_t lffn_attention_f32(int64_t seq_len, int64_t heads, int64_t head_si
                                  const float *k, int64_t ldk, const float *v, int64_t ldv, float scale,
                                  const float *mask_add, void *workspace, float *out, int64_t ldout) {
     LFFN_CHECK(seq_len > 0 && seq_len <= (int64_t)1 << 20 && heads > 0 && head_size > 0);
-    const int64_t width = heads * head_size;
+    int64_t width; /* heads * head_size */
+    LFFN_CHECK(!lffn_mul_overflows(heads, head_size, &width));
     LFFN_CHECK(ldq >= width && ldk >= width && ldv >= width && ldout >= width && isfinite(scale));
     LFFN_CHECK(q && k && v && workspace && out);
     float *p = (float *)workspace;

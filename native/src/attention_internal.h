@@ -4,6 +4,10 @@
 
 #include "lffn_internal.h"
 
+typedef void (*lffn_softmax_fn)(int64_t rows, int64_t cols, const float *x, int64_t ldx, float scale,
+                                const float *mask_add, float *y, int64_t ldy);
+typedef void (*lffn_add_fn)(int64_t rows, int64_t cols, const float *a, int64_t lda, const float *b, int64_t ldb,
+                            float *y, int64_t ldy);
 /* y[r, :] = softmax(x[r, :] * scale + mask_add) (mask_add [cols] or NULL); y may be x. */
 LFFN_HIDDEN void lffn_softmax_rows_f32_ref(int64_t rows, int64_t cols, const float *x, int64_t ldx, float scale,
                                            const float *mask_add, float *y, int64_t ldy);
@@ -20,9 +24,10 @@ LFFN_HIDDEN void lffn_add_f32_avx2(int64_t rows, int64_t cols, const float *a, i
 LFFN_HIDDEN void lffn_add_f32_avx512(int64_t rows, int64_t cols, const float *a, int64_t lda, const float *b,
                                      int64_t ldb, float *y, int64_t ldy);
 
-/* The whole attention of heads heads in double: the oracle of lffn_attention_f32. */
+/* The whole attention of heads heads in double: the oracle of lffn_attention_f32. p: scratch of seq_len
+ * doubles (the caller's: no large stack arrays). */
 LFFN_HIDDEN void lffn_attention_f32_ref(int64_t seq_len, int64_t heads, int64_t head_size, const float *q,
                                         int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv,
-                                        float scale, const float *mask_add, float *out, int64_t ldout);
+                                        float scale, const float *mask_add, double *p, float *out, int64_t ldout);
 
 #endif

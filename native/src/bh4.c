@@ -5,7 +5,7 @@
  * 0.7 y + 0.3 u_pad. The concatenation of the repeats is cut to out_dim and the bias is added. */
 #include <stdint.h>
 
-#include "lookup_internal.h"
+#include "dispatch.h"
 
 static int is_pow2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
@@ -19,9 +19,10 @@ int64_t lffn_bh4_workspace_size(int64_t rows, int64_t padded_dim) {
     return 3 * padded_dim * LFFN_BH4_TILE * (int64_t)sizeof(float);
 }
 
-/* In-place unnormalised fast Walsh-Hadamard transform of x[0..n), natural order. */
-static void fwht_ref(float *x, int64_t n) {
-    for (int64_t h = 1; h < n; h *= 2)
+/* In-place unnormalised fast Walsh-Hadamard transform of x[0..n), natural order, from stride h0 (h0 = 1:
+ * the whole transform). */
+static void fwht_ref(float *x, int64_t n, int64_t h0) {
+    for (int64_t h = h0; h < n; h *= 2)
         for (int64_t i = 0; i < n; i += 2 * h)
             for (int64_t k = i; k < i + h; k++) {
                 const float a = x[k], b = x[k + h];
@@ -30,9 +31,7 @@ static void fwht_ref(float *x, int64_t n) {
             }
 }
 
-void lffn_bh4_project_f32_ref(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats,
-                              int64_t out_dim, const float *u, int64_t ldu, const float *weight,
-                              const float *bias, float *workspace, float *z, int64_t ldz) {
+void lffn_bh4_rows_f32_ref(LFFN_BH4_ARGS, int64_t h0) {
     const int64_t P = padded_dim, b = block;
     float *up = workspace, *y = workspace + P, *t = workspace + 2 * P;
     for (int64_t row = 0; row < rows; row++) {
@@ -51,7 +50,7 @@ void lffn_bh4_project_f32_ref(int64_t rows, int64_t dim, int64_t padded_dim, int
                         t[n * b + o] = acc;
                     }
                 }
-                fwht_ref(t, P);
+                fwht_ref(t, P, h0);
                 for (int64_t k = 0; k < P; k++) y[k] = t[k];
             }
             const int64_t kmax = out_dim - r * P < P ? out_dim - r * P : P;
@@ -61,6 +60,10 @@ void lffn_bh4_project_f32_ref(int64_t rows, int64_t dim, int64_t padded_dim, int
             }
         }
     }
+}
+
+void lffn_bh4_project_f32_ref(LFFN_BH4_ARGS) {
+    lffn_bh4_rows_f32_ref(rows, dim, padded_dim, block, repeats, out_dim, u, ldu, weight, bias, workspace, z, ldz, 1);
 }
 
 /* wf = (I_{P/b} (x) H_b) . W for nmat [P/b, b, b] block-diagonal matrices: each block's output index
@@ -83,34 +86,49 @@ void lffn_bh4_fold_hadamard(int64_t P, int64_t b, int64_t nmat, const float *w, 
     }
 }
 
+static int bh4_sizes_ok(int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim) {
+    return dim >= 1 && is_pow2(padded_dim) && padded_dim <= LFFN_BH4_MAX_PADDED_DIM && padded_dim >= dim &&
+           padded_dim / 2 < dim && is_pow2(block) && block <= padded_dim && repeats >= 1 &&
+           repeats <= LFFN_BH4_MAX_PADDED_DIM && out_dim >= 1 && repeats * padded_dim >= out_dim;
+}
+
 lffn_status_t lffn_bh4_project_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block,
                                    int64_t repeats, int64_t out_dim, const float *u, int64_t ldu,
                                    const float *weight, const float *bias, void *workspace, float *z,
                                    int64_t ldz) {
-    LFFN_CHECK(rows >= 0 && dim >= 1 && is_pow2(padded_dim) && padded_dim <= LFFN_BH4_MAX_PADDED_DIM);
-    LFFN_CHECK(padded_dim >= dim && padded_dim / 2 < dim); /* P is the next power of two >= dim */
-    LFFN_CHECK(is_pow2(block) && block <= padded_dim);     /* b divides P (P is a power of two) */
-    LFFN_CHECK(repeats >= 1 && repeats <= LFFN_BH4_MAX_PADDED_DIM && out_dim >= 1 &&
-               repeats * padded_dim >= out_dim);
+    LFFN_CHECK(rows >= 0 && bh4_sizes_ok(dim, padded_dim, block, repeats, out_dim));
     LFFN_CHECK(ldu >= dim && ldz >= out_dim);
     if (rows == 0) return LFFN_SUCCESS;
     LFFN_CHECK(u && weight && workspace && z);
     LFFN_CHECK(((uintptr_t)workspace & 63) == 0);
-    float *ws = (float *)workspace;
-    switch (lffn_isa_now()) {
-    case LFFN_ISA_AVX512_BF16:
-    case LFFN_ISA_AVX512:
-        lffn_bh4_project_f32_avx512(rows, dim, padded_dim, block, repeats, out_dim, u, ldu, weight, bias, ws, z,
-                                    ldz);
-        break;
-    case LFFN_ISA_AVX2:
-        lffn_bh4_project_f32_avx2(rows, dim, padded_dim, block, repeats, out_dim, u, ldu, weight, bias, ws, z,
-                                  ldz);
-        break;
-    default:
-        lffn_bh4_project_f32_ref(rows, dim, padded_dim, block, repeats, out_dim, u, ldu, weight, bias, ws, z,
-                                 ldz);
-        break;
+    lffn_kernels()->bh4_project_f32(rows, dim, padded_dim, block, repeats, out_dim, u, ldu, weight, bias,
+                                    (float *)workspace, z, ldz);
+    return LFFN_SUCCESS;
+}
+
+/* ---- load-time packing for the fused layer ---- */
+
+int64_t lffn_bh4_h0(int64_t block) { return block <= LFFN_BH4_FOLD_MAX_B ? block : 1; }
+
+int64_t lffn_bh4_pack_size_f32(int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim) {
+    if (!bh4_sizes_ok(dim, padded_dim, block, repeats, out_dim)) return -1;
+    const int64_t used = (out_dim + padded_dim - 1) / padded_dim; /* repeats that reach out_dim */
+    int64_t bytes;
+    if (lffn_mul3_overflows(used * 4, padded_dim, block, &bytes) || lffn_mul_overflows(bytes, 4, &bytes)) return -1;
+    return bytes;
+}
+
+lffn_status_t lffn_bh4_pack_f32(int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim,
+                                const float *weight, void *packed) {
+    const int64_t bytes = lffn_bh4_pack_size_f32(dim, padded_dim, block, repeats, out_dim);
+    LFFN_CHECK(bytes > 0);
+    LFFN_CHECK(weight && packed && ((uintptr_t)packed & 63) == 0);
+    const int64_t nmat = bytes / 4 / (padded_dim * block), floats = bytes / 4;
+    if (lffn_bh4_h0(block) > 1) {
+        lffn_bh4_fold_hadamard(padded_dim, block, nmat, weight, (float *)packed);
+    } else {
+        float *dst = packed;
+        for (int64_t i = 0; i < floats; i++) dst[i] = weight[i];
     }
     return LFFN_SUCCESS;
 }

@@ -1,7 +1,9 @@
-/* Weighted gather-accumulate (SPEC.md step 4): entry points, checks, dispatch and the portable references.
+/* Weighted gather-accumulate (SPEC.md step 4) over packed tables: packing, entry point, checks and the portable
+ * references.
  *   out[r, :] = sum_k score[r, k] * table[k * 2^tau + code[r, k], :] + bias   (bias may be NULL)
- * Every code is validated before any table row is read. The references sum over k in order, in fp32. */
-#include "lookup_internal.h"
+ * Every code is validated before any table row is read. The references sum over k in order, in fp32; the
+ * unpacked ones (on the row-major table) are the tests' oracle of the packed layout. */
+#include "dispatch.h"
 
 int lffn_codes_valid(int64_t rows, int64_t tables, int64_t tau, const int32_t *code, int64_t ldcode) {
     uint32_t bad = 0;
@@ -42,67 +44,15 @@ void lffn_gather_accum_bf16_ref(LFFN_GATHER_ARGS, const uint16_t *table, const f
     }
 }
 
-#define GATHER_CHECKS()                                                                                      \
-    do {                                                                                                     \
-        LFFN_CHECK(rows >= 0 && tables >= 1 && tau >= 1 && tau <= 16 && out_dim >= 1);                       \
-        LFFN_CHECK(tables <= (((int64_t)1 << 40) >> tau) && out_dim <= ((int64_t)1 << 40) / (tables << tau)); \
-        LFFN_CHECK(ldcode >= tables && ldscore >= tables && ldout >= out_dim);                               \
-        if (rows == 0) return LFFN_SUCCESS;                                                                  \
-        LFFN_CHECK(code && score && table && out);                                                           \
-        LFFN_CHECK(lffn_codes_valid(rows, tables, tau, code, ldcode));                                       \
-    } while (0)
-
-lffn_status_t lffn_gather_accum_f32(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim,
-                                    const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore,
-                                    const float *table, const float *bias, float *out, int64_t ldout) {
-    GATHER_CHECKS();
-    switch (lffn_isa_now()) {
-    case LFFN_ISA_AVX512_BF16:
-    case LFFN_ISA_AVX512:
-        lffn_gather_accum_f32_avx512(rows, tables, tau, out_dim, code, ldcode, score, ldscore, table, bias, out,
-                                     ldout);
-        break;
-    case LFFN_ISA_AVX2:
-        lffn_gather_accum_f32_avx2(rows, tables, tau, out_dim, code, ldcode, score, ldscore, table, bias, out,
-                                   ldout);
-        break;
-    default:
-        lffn_gather_accum_f32_ref(rows, tables, tau, out_dim, code, ldcode, score, ldscore, table, bias, out,
-                                  ldout);
-        break;
-    }
-    return LFFN_SUCCESS;
-}
-
-lffn_status_t lffn_gather_accum_bf16(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim,
-                                     const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore,
-                                     const uint16_t *table, const float *bias, float *out, int64_t ldout) {
-    GATHER_CHECKS();
-    switch (lffn_isa_now()) {
-    case LFFN_ISA_AVX512_BF16:
-    case LFFN_ISA_AVX512:
-        lffn_gather_accum_bf16_avx512(rows, tables, tau, out_dim, code, ldcode, score, ldscore, table, bias, out,
-                                      ldout);
-        break;
-    case LFFN_ISA_AVX2:
-        lffn_gather_accum_bf16_avx2(rows, tables, tau, out_dim, code, ldcode, score, ldscore, table, bias, out,
-                                    ldout);
-        break;
-    default:
-        lffn_gather_accum_bf16_ref(rows, tables, tau, out_dim, code, ldcode, score, ldscore, table, bias, out,
-                                   ldout);
-        break;
-    }
-    return LFFN_SUCCESS;
-}
-
 /* ------------------------------------------------------------------------------------ packed tables */
 
 #define PACK_MAX_ELEMS ((int64_t)1 << 40)
 
 static int pack_sizes_ok(int64_t tables, int64_t tau, int64_t out_dim) {
-    return tables >= 1 && tau >= 1 && tau <= 16 && out_dim >= 1 && tables <= (PACK_MAX_ELEMS >> tau) &&
-           out_dim + 64 <= PACK_MAX_ELEMS / (tables << tau);
+    int64_t elems;
+    return tables >= 1 && tau >= 1 && tau <= 16 && out_dim >= 1 && out_dim <= PACK_MAX_ELEMS &&
+           tables <= (PACK_MAX_ELEMS >> tau) &&
+           !lffn_mul_overflows(tables << tau, out_dim + 64, &elems) && elems <= PACK_MAX_ELEMS;
 }
 
 static int64_t pack_cols(int32_t bf16) { return bf16 ? LFFN_PACK_C_BF16 : LFFN_PACK_C_F32; }
@@ -169,26 +119,6 @@ void lffn_gather_packed_bf16_ref(LFFN_PGATHER_ARGS) {
                       out, ldout, NULL);
 }
 
-void lffn_gather_packed_dispatch(int bf16, LFFN_PGATHER_ARGS) {
-#define PG_CALL(fn) fn(rows, tables, tau, out_dim, code, code_rs, code_ks, score, score_rs, score_ks, packed, bias, out, ldout, obuf)
-    switch (lffn_isa_now()) {
-    case LFFN_ISA_AVX512_BF16:
-    case LFFN_ISA_AVX512:
-        if (bf16) PG_CALL(lffn_gather_packed_bf16_avx512);
-        else PG_CALL(lffn_gather_packed_f32_avx512);
-        break;
-    case LFFN_ISA_AVX2:
-        if (bf16) PG_CALL(lffn_gather_packed_bf16_avx2);
-        else PG_CALL(lffn_gather_packed_f32_avx2);
-        break;
-    default:
-        if (bf16) PG_CALL(lffn_gather_packed_bf16_ref);
-        else PG_CALL(lffn_gather_packed_f32_ref);
-        break;
-    }
-#undef PG_CALL
-}
-
 lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim,
                                        const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore,
                                        const void *packed, int32_t bf16, const float *bias, float *out,
@@ -198,7 +128,7 @@ lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau
     if (rows == 0) return LFFN_SUCCESS;
     LFFN_CHECK(code && score && packed && out && ((uintptr_t)packed & 63) == 0);
     LFFN_CHECK(lffn_codes_valid(rows, tables, tau, code, ldcode));
-    lffn_gather_packed_dispatch(bf16 != 0, rows, tables, tau, out_dim, code, ldcode, 1, score, ldscore, 1, packed,
-                                bias, out, ldout, NULL);
+    lffn_kernels()->gather_packed[bf16 != 0](rows, tables, tau, out_dim, code, ldcode, 1, score, ldscore, 1, packed,
+                                             bias, out, ldout, NULL);
     return LFFN_SUCCESS;
 }

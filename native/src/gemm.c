@@ -13,8 +13,10 @@
  * KC 512, NC 256, MC 112 were picked by measurement on the 2-core Zen 5 box at the two FFN shapes (K 512 runs
  * unsplit; K 2048 runs as 4 blocks). */
 #include <math.h>
+#include <stdint.h>
 
-#include "gemm_internal.h"
+#include "dispatch.h"
+#include "lffn_math.h"
 
 #ifndef LFFN_GEMM_MC
 #define LFFN_GEMM_MC 112 /* rows per M block: 8 slivers of the AVX-512 MR (14) */
@@ -36,7 +38,7 @@ _Static_assert(LFFN_GEMM_KC <= LFFN_GEMM_KC_MAX && LFFN_GEMM_UKC <= LFFN_GEMM_KC
 
 /* ---- reference and portable kernels ---- */
 
-static double gelu_ref(double x) { return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440)); }
+static double gelu_ref(double x) { return 0.5 * x * (1.0 + erf(x * LFFN_INV_SQRT2)); }
 
 void lffn_gemm_f32_ref(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
                        int32_t trans_b, const float *bias, lffn_epilogue_t epilogue, float *c, int64_t ldc) {
@@ -51,7 +53,7 @@ void lffn_gemm_f32_ref(int64_t m, int64_t n, int64_t k, const float *a, int64_t 
 }
 
 void lffn_gelu_f32_scalar(int64_t n, float *x) {
-    for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * LFFN_INV_SQRT2_F));
 }
 
 void lffn_gemm_macro_f32_scalar(int64_t m, int64_t n, int64_t kc, const float *a, int64_t lda, const float *bp,
@@ -111,15 +113,6 @@ void lffn_gemm_pack_panels_f32(int64_t kc, int64_t nc, const float *b, int64_t l
 
 /* ---- dispatch and blocking ---- */
 
-static lffn_gemm_macro_fn macro_for(lffn_isa_t isa) {
-    switch (isa) {
-    case LFFN_ISA_AVX512_BF16:
-    case LFFN_ISA_AVX512: return lffn_gemm_macro_f32_avx512;
-    case LFFN_ISA_AVX2: return lffn_gemm_macro_f32_avx2;
-    default: return lffn_gemm_macro_f32_scalar;
-    }
-}
-
 /* Equal K blocks of at most target: returns the block length. */
 static int64_t k_block(int64_t k, int64_t target) {
     const int64_t blocks = (k + target - 1) / target;
@@ -175,18 +168,24 @@ lffn_status_t lffn_gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, int
     LFFN_CHECK(ldb >= (trans_b ? k : n));
     LFFN_CHECK(m == 0 || (a && b && c));
     if (m == 0) return LFFN_SUCCESS;
-    gemm_unpacked(macro_for(lffn_isa_now()), m, n, k, a, lda, b, ldb, trans_b, bias, epilogue, c, ldc);
+    gemm_unpacked(lffn_kernels()->gemm_macro_f32, m, n, k, a, lda, b, ldb, trans_b, bias, epilogue, c, ldc);
     return LFFN_SUCCESS;
 }
 
 int64_t lffn_gemm_pack_b_size_f32(int64_t n, int64_t k) {
     if (n <= 0 || k <= 0) return 0;
-    return (n + LFFN_GEMM_NR - 1) / LFFN_GEMM_NR * LFFN_GEMM_NR * k * (int64_t)sizeof(float);
+    int64_t bytes;
+    if (n > INT64_MAX - LFFN_GEMM_NR ||
+        lffn_mul3_overflows((n + LFFN_GEMM_NR - 1) / LFFN_GEMM_NR * LFFN_GEMM_NR, k, (int64_t)sizeof(float), &bytes))
+        return -1;
+    return bytes;
 }
 
 lffn_status_t lffn_gemm_pack_b_f32(int64_t n, int64_t k, const float *b, int64_t ldb, int32_t trans_b,
                                    float *packed) {
     LFFN_CHECK(n > 0 && k > 0 && ldb >= (trans_b ? k : n) && b && packed);
+    LFFN_CHECK(lffn_gemm_pack_b_size_f32(n, k) > 0);
+    LFFN_CHECK(((uintptr_t)packed & 63) == 0);
     lffn_gemm_pack_panels_f32(k, n, b, ldb, trans_b, 0, 0, packed, k * LFFN_GEMM_NR);
     return LFFN_SUCCESS;
 }
@@ -197,6 +196,8 @@ lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, const float 
     GEMM_COMMON_CHECKS();
     LFFN_CHECK(m == 0 || (a && packed_b && c));
     if (m == 0) return LFFN_SUCCESS;
-    gemm_packed(macro_for(lffn_isa_now()), m, n, k, a, lda, packed_b, bias, epilogue, c, ldc);
+    LFFN_CHECK(lffn_gemm_pack_b_size_f32(n, k) > 0);
+    LFFN_CHECK(((uintptr_t)packed_b & 63) == 0);
+    gemm_packed(lffn_kernels()->gemm_macro_f32, m, n, k, a, lda, packed_b, bias, epilogue, c, ldc);
     return LFFN_SUCCESS;
 }

@@ -7,7 +7,7 @@
  * The reference works in double (exp from libm) and rounds the score once. */
 #include <math.h>
 
-#include "lookup_internal.h"
+#include "dispatch.h"
 
 void lffn_hash_code_score_f32_ref(int64_t rows, int64_t tables, int64_t tau, const float *z, int64_t ldz,
                                   int32_t *code, int64_t ldcode, float *score, int64_t ldscore) {
@@ -33,15 +33,6 @@ lffn_status_t lffn_hash_code_score_f32(int64_t rows, int64_t tables, int64_t tau
     LFFN_CHECK(ldz >= tables * tau && ldcode >= tables && ldscore >= tables);
     if (rows == 0) return LFFN_SUCCESS;
     LFFN_CHECK(z && code && score);
-    switch (lffn_isa_now()) {
-    case LFFN_ISA_AVX512_BF16:
-    case LFFN_ISA_AVX512:
-        lffn_hash_code_score_f32_avx512(rows, tables, tau, z, ldz, code, ldcode, score, ldscore);
-        break;
-    case LFFN_ISA_AVX2:
-        lffn_hash_code_score_f32_avx2(rows, tables, tau, z, ldz, code, ldcode, score, ldscore);
-        break;
-    default: lffn_hash_code_score_f32_ref(rows, tables, tau, z, ldz, code, ldcode, score, ldscore); break;
-    }
+    lffn_kernels()->hash_code_score_f32(rows, tables, tau, z, ldz, code, ldcode, score, ldscore);
     return LFFN_SUCCESS;
 }

@@ -1,7 +1,7 @@
 /* LayerNorm over rows: entry point, checks, dispatch and the portable reference. */
 #include <math.h>
 
-#include "lffn_internal.h"
+#include "dispatch.h"
 
 void lffn_layernorm_f32_ref(int64_t rows, int64_t cols, const float *x, int64_t ldx, const float *gamma,
                             const float *beta, float eps, float *y, int64_t ldy) {
@@ -25,11 +25,6 @@ lffn_status_t lffn_layernorm_f32(int64_t rows, int64_t cols, const float *x, int
                                  const float *beta, float eps, float *y, int64_t ldy) {
     LFFN_CHECK(rows >= 0 && cols > 0 && ldx >= cols && ldy >= cols && eps >= 0.0f);
     LFFN_CHECK(rows == 0 || (x && gamma && beta && y));
-    switch (lffn_isa_now()) {
-    case LFFN_ISA_AVX512_BF16:
-    case LFFN_ISA_AVX512: lffn_layernorm_f32_avx512(rows, cols, x, ldx, gamma, beta, eps, y, ldy); break;
-    case LFFN_ISA_AVX2: lffn_layernorm_f32_avx2(rows, cols, x, ldx, gamma, beta, eps, y, ldy); break;
-    default: lffn_layernorm_f32_ref(rows, cols, x, ldx, gamma, beta, eps, y, ldy); break;
-    }
+    lffn_kernels()->layernorm_f32(rows, cols, x, ldx, gamma, beta, eps, y, ldy);
     return LFFN_SUCCESS;
 }

@@ -9,20 +9,26 @@
 /* Rows per tile of the vector BH4 kernels; the workspace holds three [padded_dim, LFFN_BH4_TILE] tiles
  * (activations transposed so a feature of the tile is LFFN_BH4_TILE contiguous floats). */
 #define LFFN_BH4_TILE 32
-LFFN_HIDDEN void lffn_bh4_project_f32_ref(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block,
-                                          int64_t repeats, int64_t out_dim, const float *u, int64_t ldu,
-                                          const float *weight, const float *bias, float *workspace, float *z,
-                                          int64_t ldz);
-LFFN_HIDDEN void lffn_bh4_project_f32_avx2(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block,
-                                           int64_t repeats, int64_t out_dim, const float *u, int64_t ldu,
-                                           const float *weight, const float *bias, float *workspace, float *z,
-                                           int64_t ldz);
-LFFN_HIDDEN void lffn_bh4_project_f32_avx512(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block,
-                                             int64_t repeats, int64_t out_dim, const float *u, int64_t ldu,
-                                             const float *weight, const float *bias, float *workspace,
-                                             float *z, int64_t ldz);
+/* Blocks up to this size are stored folded by lffn_bh4_pack_f32 (see lffn_bh4_fold_hadamard). */
+#define LFFN_BH4_FOLD_MAX_B 128
+#define LFFN_BH4_ARGS                                                                                        \
+    int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim,          \
+        const float *LFFN_RESTRICT u, int64_t ldu, const float *LFFN_RESTRICT weight,                        \
+        const float *LFFN_RESTRICT bias, float *LFFN_RESTRICT workspace, float *LFFN_RESTRICT z, int64_t ldz
+/* the public projection (weights as given) */
+typedef void (*lffn_bh4_project_fn)(LFFN_BH4_ARGS);
+LFFN_HIDDEN void lffn_bh4_project_f32_ref(LFFN_BH4_ARGS);
+LFFN_HIDDEN void lffn_bh4_project_f32_avx512(LFFN_BH4_ARGS);
+/* The same with the Hadamard stages of stride < h0 already in the weights (h0 = 1: none; h0 = block: weights
+ * folded by lffn_bh4_fold_hadamard). */
+typedef void (*lffn_bh4_rows_fn)(LFFN_BH4_ARGS, int64_t h0);
+LFFN_HIDDEN void lffn_bh4_rows_f32_ref(LFFN_BH4_ARGS, int64_t h0);
+LFFN_HIDDEN void lffn_bh4_rows_f32_avx2(LFFN_BH4_ARGS, int64_t h0);
+LFFN_HIDDEN void lffn_bh4_project_f32_avx2(LFFN_BH4_ARGS);
 
 /* ---- hash.c ---- */
+typedef void (*lffn_hash_fn)(int64_t rows, int64_t tables, int64_t tau, const float *z, int64_t ldz, int32_t *code,
+                             int64_t ldcode, float *score, int64_t ldscore);
 LFFN_HIDDEN void lffn_hash_code_score_f32_ref(int64_t rows, int64_t tables, int64_t tau, const float *z,
                                               int64_t ldz, int32_t *code, int64_t ldcode, float *score,
                                               int64_t ldscore);
@@ -36,21 +42,14 @@ LFFN_HIDDEN void lffn_hash_code_score_f32_avx512(int64_t rows, int64_t tables, i
 /* ---- gather.c ---- */
 /* 1 when every code of the [rows, tables] matrix is in [0, 2^tau). */
 LFFN_HIDDEN int lffn_codes_valid(int64_t rows, int64_t tables, int64_t tau, const int32_t *code, int64_t ldcode);
+/* The unpacked gather, the test oracle of the packed one (table [tables * 2^tau, out_dim] row-major). */
 #define LFFN_GATHER_ARGS                                                                                     \
     int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode,         \
         const float *score, int64_t ldscore
 LFFN_HIDDEN void lffn_gather_accum_f32_ref(LFFN_GATHER_ARGS, const float *table, const float *bias, float *out,
                                            int64_t ldout);
-LFFN_HIDDEN void lffn_gather_accum_f32_avx2(LFFN_GATHER_ARGS, const float *table, const float *bias,
-                                            float *out, int64_t ldout);
-LFFN_HIDDEN void lffn_gather_accum_f32_avx512(LFFN_GATHER_ARGS, const float *table, const float *bias,
-                                              float *out, int64_t ldout);
 LFFN_HIDDEN void lffn_gather_accum_bf16_ref(LFFN_GATHER_ARGS, const uint16_t *table, const float *bias,
                                             float *out, int64_t ldout);
-LFFN_HIDDEN void lffn_gather_accum_bf16_avx2(LFFN_GATHER_ARGS, const uint16_t *table, const float *bias,
-                                             float *out, int64_t ldout);
-LFFN_HIDDEN void lffn_gather_accum_bf16_avx512(LFFN_GATHER_ARGS, const uint16_t *table, const float *bias,
-                                               float *out, int64_t ldout);
 
 /* ---- convert.c ---- */
 /* bf16 bits of f, round to nearest even; a NaN keeps its sign and top payload bits and becomes quiet;
@@ -70,6 +69,7 @@ static inline float lffn_bf16_bits_to_f32(uint16_t h) {
     } v = {(uint32_t)h << 16};
     return v.f;
 }
+typedef void (*lffn_convert_fn)(int64_t n, const float *LFFN_RESTRICT src, uint16_t *LFFN_RESTRICT dst);
 LFFN_HIDDEN void lffn_convert_f32_to_bf16_ref(int64_t n, const float *src, uint16_t *dst);
 LFFN_HIDDEN void lffn_convert_f32_to_bf16_avx2(int64_t n, const float *src, uint16_t *dst);
 LFFN_HIDDEN void lffn_convert_f32_to_bf16_avx512(int64_t n, const float *src, uint16_t *dst);
@@ -95,38 +95,50 @@ static inline int64_t lffn_bf16_pack_pos(int64_t j) { return j < 16 ? 2 * j : 2 
  * between table groups (contiguous, so they spread over the L2 sets instead of following out's row stride);
  * the other paths ignore it. */
 #define LFFN_PGATHER_ARGS                                                                                    \
-    int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t code_rs,        \
-        int64_t code_ks, const float *score, int64_t score_rs, int64_t score_ks, const void *packed,         \
-        const float *bias, float *out, int64_t ldout, float *obuf
+    int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *LFFN_RESTRICT code,           \
+        int64_t code_rs, int64_t code_ks, const float *LFFN_RESTRICT score, int64_t score_rs,                \
+        int64_t score_ks, const void *LFFN_RESTRICT packed, const float *LFFN_RESTRICT bias,                 \
+        float *LFFN_RESTRICT out, int64_t ldout, float *LFFN_RESTRICT obuf
+typedef void (*lffn_pgather_fn)(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_f32_ref(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_f32_avx2(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_f32_avx512(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_bf16_ref(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_bf16_avx2(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_bf16_avx512(LFFN_PGATHER_ARGS);
-/* dispatch by the current ISA (no checks) */
 /* (the AVX-512 kernels require row stride 1 for both, or table stride 1 for both) */
-LFFN_HIDDEN void lffn_gather_packed_dispatch(int bf16, LFFN_PGATHER_ARGS);
 
 
 /* ---- the fused layer (lookupffn.c) and its AVX-512 tile steps ---- */
-/* BH4 of one tile of nt <= LFFN_BH4_TILE rows into feature-major Z [out_dim][LFFN_BH4_TILE] (bias added);
- * workspace: lffn_bh4_workspace_size(LFFN_BH4_TILE, padded_dim) bytes, 64-byte aligned; Z 64-byte aligned. */
-LFFN_HIDDEN void lffn_bh4_tile_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block,
-                                          int64_t repeats, int64_t out_dim, const float *u, int64_t ldu,
-                                          const float *weight, const float *bias, float *workspace, float *Z);
-/* Load-time fold of the in-block Hadamard stages into the BH4 weights (bh4.c): wf = (I (x) H_b) W for nmat
- * [P/b, b, b] matrices; and the tile step that uses such weights. */
+/* Load-time fold of the in-block Hadamard stages into the BH4 weights (bh4.c, lffn_bh4_pack_f32): wf =
+ * (I (x) H_b) W for nmat [P/b, b, b] matrices. */
+/* First Hadamard stride the fused layer runs with weights packed by lffn_bh4_pack_f32 (block when folded, else 1). */
+LFFN_HIDDEN int64_t lffn_bh4_h0(int64_t block);
 LFFN_HIDDEN void lffn_bh4_fold_hadamard(int64_t padded_dim, int64_t block, int64_t nmat, const float *w, float *wf);
-/* The same fold, AVX-512, bit-identical to lffn_bh4_fold_hadamard (the same butterflies in the same order). */
-LFFN_HIDDEN void lffn_bh4_fold_hadamard_avx512(int64_t padded_dim, int64_t block, int64_t nmat, const float *w,
-                                               float *wf);
-LFFN_HIDDEN void lffn_bh4_tile_folded_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block,
-                                                 int64_t repeats, int64_t out_dim, const float *u, int64_t ldu,
-                                                 const float *wfold, const float *bias, float *workspace, float *Z);
+/* BH4 of one tile of nt <= LFFN_BH4_TILE rows into feature-major Z [out_dim][LFFN_BH4_TILE] (bias added), the
+ * weights as packed by lffn_bh4_pack_f32 (folded when h0 == block > 1); workspace:
+ * lffn_bh4_workspace_size(LFFN_BH4_TILE, padded_dim) bytes, 64-byte aligned; Z 64-byte aligned. */
+typedef void (*lffn_bh4_tile_fn)(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats,
+                                 int64_t out_dim, const float *LFFN_RESTRICT u, int64_t ldu,
+                                 const float *LFFN_RESTRICT weight, const float *LFFN_RESTRICT bias,
+                                 float *LFFN_RESTRICT workspace, float *LFFN_RESTRICT Z, int64_t h0);
+LFFN_HIDDEN void lffn_bh4_tile_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block,
+                                          int64_t repeats, int64_t out_dim, const float *LFFN_RESTRICT u,
+                                          int64_t ldu, const float *LFFN_RESTRICT weight,
+                                          const float *LFFN_RESTRICT bias, float *LFFN_RESTRICT workspace,
+                                          float *LFFN_RESTRICT Z, int64_t h0);
+/* lffn_lookupffn_forward_f32 that also writes each row's codes and scores (row-major [rows, tables]) to
+ * debug_code / debug_score when they are not NULL: the tests check the layer's intermediates. */
+LFFN_HIDDEN lffn_status_t lffn_lookupffn_forward_impl(
+    int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau,
+    int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps,
+    const float *packed_proj, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias,
+    void *workspace, float *out, int64_t ldout, int32_t *debug_code, float *debug_score);
 /* code/score of all LFFN_BH4_TILE lanes of a feature-major tile, table-major: code[k * ldk + t] (64-byte
  * aligned, ldk a multiple of 16). */
-LFFN_HIDDEN void lffn_hash_tile_f32_avx512(int64_t tables, int64_t tau, const float *Z, int32_t *code,
-                                           float *score, int64_t ldk);
+typedef void (*lffn_hash_tile_fn)(int64_t tables, int64_t tau, const float *LFFN_RESTRICT Z,
+                                  int32_t *LFFN_RESTRICT code, float *LFFN_RESTRICT score, int64_t ldk);
+LFFN_HIDDEN void lffn_hash_tile_f32_avx512(int64_t tables, int64_t tau, const float *LFFN_RESTRICT Z,
+                                           int32_t *LFFN_RESTRICT code, float *LFFN_RESTRICT score, int64_t ldk);
 
 #endif

@@ -29,7 +29,16 @@ static void test_softmax(void) {
             const float *m = with_mask ? mask : NULL;
             const float scale = with_mask ? 0.1767767f : 1.0f;
             lffn_softmax_rows_f32_ref(rows, cols, x, ld, scale, m, want, ld);
-            TEST_FOR_EACH_ISA(isa) {
+            for (int64_t r = 0; r < rows; r++) { /* the reference against the softmax in double */
+                double mx = -INFINITY, sum = 0, worst = 0;
+                for (int64_t c = 0; c < cols; c++) mx = fmax(mx, (double)x[r * ld + c] * scale + (m ? m[c] : 0.0));
+                for (int64_t c = 0; c < cols; c++) sum += exp((double)x[r * ld + c] * scale + (m ? m[c] : 0.0) - mx);
+                for (int64_t c = 0; c < cols; c++)
+                    worst = fmax(worst, fabs(want[r * ld + c] - exp((double)x[r * ld + c] * scale + (m ? m[c] : 0.0) - mx) / sum));
+                TEST_EXPECT(worst <= MAX_SOFTMAX_ABS, "softmax reference cols %ld mask %d row %ld vs double: %g", (long)cols,
+                            with_mask, (long)r, worst);
+            }
+            TEST_FOR_EACH_VECTOR_ISA(isa) {
                 TEST_EXPECT(lffn_softmax_rows_f32(rows, cols, x, ld, scale, m, got, ld) == LFFN_SUCCESS, "status");
                 for (int64_t r = 0; r < rows; r++) {
                     float e = max_abs_diff(got + r * ld, want + r * ld, cols);
@@ -63,7 +72,10 @@ static void test_add(void) {
         float *a = test_random(rows * ld, 1.0f), *b = test_random(rows * ld, 1.0f);
         float *want = test_alloc(rows * ld * 4), *got = test_alloc(rows * ld * 4);
         lffn_add_f32_ref(rows, cols, a, ld, b, ld, want, ld);
-        TEST_FOR_EACH_ISA(isa) {
+        for (int64_t r = 0; r < rows; r++) /* one rounding of the exact sum */
+            for (int64_t c = 0; c < cols; c++)
+                TEST_EXPECT(want[r * ld + c] == (float)((double)a[r * ld + c] + b[r * ld + c]), "add reference");
+        TEST_FOR_EACH_VECTOR_ISA(isa) {
             TEST_EXPECT(lffn_add_f32(rows, cols, a, ld, b, ld, got, ld) == LFFN_SUCCESS, "status");
             for (int64_t r = 0; r < rows; r++)
                 TEST_EXPECT(max_abs_diff(got + r * ld, want + r * ld, cols) == 0, "add %s cols %ld",
@@ -86,7 +98,10 @@ static void test_attention(void) {
         float *want = test_alloc(t * ldo * 4), *got = test_alloc(t * ldo * 4);
         void *ws = test_alloc(lffn_attention_workspace_size(t));
         const float scale = 1.0f / sqrtf((float)hs);
-        lffn_attention_f32_ref(t, heads, hs, qkv, ldqkv, qkv + w, ldqkv, qkv + 2 * w, ldqkv, scale, mask, want, ldo);
+        double *pref = malloc((size_t)t * sizeof(double));
+        lffn_attention_f32_ref(t, heads, hs, qkv, ldqkv, qkv + w, ldqkv, qkv + 2 * w, ldqkv, scale, mask, pref, want,
+                               ldo);
+        free(pref);
         TEST_FOR_EACH_ISA(isa) {
             TEST_EXPECT(lffn_attention_f32(t, heads, hs, qkv, ldqkv, qkv + w, ldqkv, qkv + 2 * w, ldqkv, scale, mask,
                                            ws, got, ldo) == LFFN_SUCCESS, "status");

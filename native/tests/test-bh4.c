@@ -1,4 +1,5 @@
-/* lffn_bh4_project_f32: every ISA path against the reference on shapes with row tails (rows not a multiple
+/* lffn_bh4_project_f32: the reference against a double-precision projection, every vector path against the
+ * reference, on shapes with row tails (rows not a multiple
  * of the 32-row tile), dims that are not powers of two, every block size 1..128 that divides P, output
  * cuts and strides; then argument checks. */
 #include <math.h>
@@ -29,7 +30,22 @@ static void check_shape(int64_t rows, int64_t dim, int64_t block, int64_t repeat
     TEST_EXPECT(ws_bytes >= 3 * P * 4, "workspace size %ld", (long)ws_bytes);
     void *ws = test_alloc(ws_bytes);
     lffn_bh4_project_f32_ref(rows, dim, P, block, repeats, out_dim, u, ldu, w, bias, ws, want, ldz);
-    TEST_FOR_EACH_ISA(isa) {
+    /* the reference against the projection in double */
+    double *ud = malloc((size_t)(rows * dim) * sizeof(double)), *zd = malloc((size_t)(rows * out_dim) * sizeof(double));
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < dim; c++) ud[r * dim + c] = u[r * ldu + c];
+    test_bh4_f64(rows, dim, P, block, out_dim, ud, dim, w, bias, zd, out_dim);
+    for (int64_t r = 0; r < rows; r++) {
+        double num = 0, den = 0;
+        for (int64_t k = 0; k < out_dim; k++) {
+            num += (want[r * ldz + k] - zd[r * out_dim + k]) * (want[r * ldz + k] - zd[r * out_dim + k]);
+            den += zd[r * out_dim + k] * zd[r * out_dim + k];
+        }
+        TEST_EXPECT(num <= LFFN_MAX_BH4_F32_NMSE * den, "reference rows %ld dim %ld b %ld row %ld vs double: nmse %g",
+                    (long)rows, (long)dim, (long)block, (long)r, num / den);
+    }
+    free(ud); free(zd);
+    TEST_FOR_EACH_VECTOR_ISA(isa) {
         memset(got, 0xA5, (size_t)(rows * ldz * 4));
         TEST_EXPECT(lffn_bh4_project_f32(rows, dim, P, block, repeats, out_dim, u, ldu, w, bias, ws, got, ldz) ==
                         LFFN_SUCCESS,
@@ -47,23 +63,37 @@ static void check_shape(int64_t rows, int64_t dim, int64_t block, int64_t repeat
     free(u); free(w); free(bias); free(want); free(got); free(ws);
 }
 
-/* The AVX-512 Hadamard fold of the fused layer is bit-identical to the reference fold. */
-static void check_fold(int64_t P, int64_t b, int64_t nmat, uint64_t seed) {
-    if (lffn_cpu_isa() < LFFN_ISA_AVX512) return;
+/* lffn_bh4_pack_f32: blocks up to 128 folded, (I (x) H_b) W computed here in double; larger blocks copied;
+ * only the repeats that reach out_dim. */
+static void check_pack(int64_t P, int64_t b, int64_t repeats, int64_t out_dim, uint64_t seed) {
     test_seed(seed);
-    const int64_t n = nmat * P * b;
-    float *w = test_random(n, 1.0f), *want = test_alloc(n * 4), *got = test_alloc(n * 4);
-    lffn_bh4_fold_hadamard(P, b, nmat, w, want);
-    memset(got, 0xA5, (size_t)(n * 4));
-    lffn_bh4_fold_hadamard_avx512(P, b, nmat, w, got);
-    TEST_EXPECT(memcmp(want, got, (size_t)(n * 4)) == 0, "fold P %ld b %ld: avx512 differs from the reference",
-                (long)P, (long)b);
-    free(w); free(want); free(got);
+    const int64_t used = (out_dim + P - 1) / P, n = used * 4 * P * b;
+    float *w = test_random(repeats * 4 * P * b, 1.0f);
+    const int64_t bytes = lffn_bh4_pack_size_f32(P, P, b, repeats, out_dim);
+    TEST_EXPECT(bytes == n * 4, "pack size P %ld b %ld: %ld", (long)P, (long)b, (long)bytes);
+    float *got = test_alloc(bytes);
+    TEST_EXPECT(lffn_bh4_pack_f32(P, P, b, repeats, out_dim, w, got) == LFFN_SUCCESS, "pack status");
+    int64_t bad = 0;
+    for (int64_t blk = 0; blk < n / (b * b); blk++)
+        for (int64_t o = 0; o < b; o++)
+            for (int64_t i = 0; i < b; i++) {
+                double want = 0;
+                if (b > 128) want = w[blk * b * b + o * b + i];
+                else /* H_b[o, j] = (-1)^popcount(o & j) */
+                    for (int64_t j = 0; j < b; j++)
+                        want += (__builtin_popcountll((unsigned long long)(o & j)) & 1 ? -1.0 : 1.0) * w[blk * b * b + j * b + i];
+                bad += fabs(got[blk * b * b + o * b + i] - want) > 1e-5 * (1 + fabs(want)) * sqrt((double)b);
+            }
+    TEST_EXPECT(bad == 0, "pack P %ld b %ld: %ld values differ from (I (x) H_b) W", (long)P, (long)b, (long)bad);
+    free(w);
+    free(got);
 }
 
 int main(void) {
     uint64_t seed = 1;
-    for (int64_t b = 1; b <= 128; b *= 2) check_fold(b < 16 ? 16 : 512, b, 3, seed++);
+    for (int64_t b = 1; b <= 256; b *= 2) check_pack(b < 16 ? 16 : 512, b, 3, b < 16 ? 40 : 1000, seed++);
+    TEST_EXPECT(lffn_bh4_pack_size_f32(8, 8, 3, 1, 8) < 0 && lffn_bh4_pack_size_f32(8, 8, 4, 1, 9) < 0 &&
+                    lffn_bh4_pack_size_f32(5, 16, 4, 1, 8) < 0, "pack size of bad shapes");
     /* every block size dividing P, P = 128 (dim 100 padded) and P = 512 (paper, dim 512) */
     for (int64_t b = 1; b <= 128; b *= 2) {
         check_shape(37, 100, b, 2, 200, 1, seed++);

@@ -5,7 +5,7 @@
  * internal table-major code layout the fused layer uses; pack padding; invalid codes; argument checks. */
 #include <string.h>
 
-#include "lookup_internal.h"
+#include "dispatch.h"
 #include "test_util.h"
 
 #define LFFN_MAX_GATHER_NMSE 1e-10
@@ -44,8 +44,8 @@ static void check_shape(int64_t rows, int64_t tables, int64_t tau, int64_t out_d
                 } else {
                     /* the fused layer's call: table-major codes, partial sums in a scratch buffer */
                     float *obuf = test_alloc(rows * 64 * 4);
-                    lffn_gather_packed_dispatch(bf, rows, tables, tau, out_dim, code_t, 1, rows, score_t, 1, rows, pk,
-                                                bias, got, ldo, obuf);
+                    lffn_kernels_for(isa)->gather_packed[bf](rows, tables, tau, out_dim, code_t, 1, rows, score_t, 1,
+                                                             rows, pk, bias, got, ldo, obuf);
                     free(obuf);
                 }
                 /* over the whole output: a single output can cancel to ~0, where FMA vs mul+add differ */
@@ -152,6 +152,9 @@ int main(void) {
     TEST_EXPECT(lffn_gather_accum_packed(0, 2, 1, 4, NULL, 2, NULL, 2, NULL, 0, NULL, NULL, 4) == LFFN_SUCCESS, "no rows");
     TEST_EXPECT(lffn_tables_pack_size(0, 1, 4, 0) < 0 && lffn_tables_pack_size(2, 0, 4, 0) < 0 &&
                 lffn_tables_pack_size(2, 17, 4, 1) < 0 && lffn_tables_pack_size(2, 1, 0, 0) < 0, "pack size of bad shapes");
+    /* sizes whose element count overflows int64_t (or the 2^40 cap) are refused, never wrapped */
+    TEST_EXPECT(lffn_tables_pack_size(1, 1, INT64_MAX - 10, 0) < 0, "pack size: out_dim + chunk padding overflows");
+    TEST_EXPECT(lffn_tables_pack_size((int64_t)1 << 20, 16, (int64_t)1 << 40, 0) < 0, "pack size: product overflows");
     TEST_EXPECT(lffn_tables_pack_f32(2, 1, 4, NULL, 0, pk[0]) == LFFN_INVALID_ARGUMENTS, "pack NULL table");
     TEST_EXPECT(lffn_tables_pack_f32(2, 1, 4, table, 0, (char *)pk[0] + 4) == LFFN_INVALID_ARGUMENTS, "pack misaligned");
     TEST_EXPECT(lffn_tables_pack_f32(2, 0, 4, table, 0, pk[0]) == LFFN_INVALID_ARGUMENTS, "pack tau 0");

@@ -27,7 +27,24 @@ static void check_shape(int64_t rows, int64_t tables, int64_t tau, int specials,
     int32_t *cw = test_alloc(rows * ldc * 4), *cg = test_alloc(rows * ldc * 4);
     float *sw = test_alloc(rows * lds * 4), *sg = test_alloc(rows * lds * 4);
     lffn_hash_code_score_f32_ref(rows, tables, tau, z, ldz, cw, ldc, sw, lds);
-    TEST_FOR_EACH_ISA(isa) {
+    /* the reference against the SPEC.md formulas in double */
+    int ref_bad = 0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t k = 0; k < tables; k++) {
+            int32_t code = 0;
+            double sum = 0, prod = 1;
+            for (int64_t j = 0; j < tau; j++) {
+                const double v = z[r * ldz + k * tau + j];
+                code = code * 2 + (v > 0);
+                sum += fabs(v);
+                prod *= 1 + exp(-2 * fabs(v));
+            }
+            const float want = (float)(sum / prod);
+            ref_bad += cw[r * ldc + k] != code || !same_score(sw[r * lds + k], want);
+        }
+    TEST_EXPECT(ref_bad == 0, "reference rows %ld tables %ld tau %ld: %d codes or scores differ from double", (long)rows,
+                (long)tables, (long)tau, ref_bad);
+    TEST_FOR_EACH_VECTOR_ISA(isa) {
         memset(cg, 0xA5, (size_t)(rows * ldc * 4));
         memset(sg, 0xA5, (size_t)(rows * lds * 4));
         TEST_EXPECT(lffn_hash_code_score_f32(rows, tables, tau, z, ldz, cg, ldc, sg, lds) == LFFN_SUCCESS, "status");

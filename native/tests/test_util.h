@@ -53,7 +53,7 @@ static int test_failures = 0;
     } while (0)
 
 static const char *test_isa_name(lffn_isa_t isa) {
-    static const char *names[] = {"scalar", "avx2", "avx512", "avx512_bf16"};
+    static const char *names[] = {"scalar", "avx2", "avx512"};
     return names[isa];
 }
 
@@ -61,6 +61,46 @@ static const char *test_isa_name(lffn_isa_t isa) {
 #define TEST_FOR_EACH_ISA(isa_var)                                                                            \
     for (lffn_isa_t isa_var = LFFN_ISA_SCALAR; isa_var <= lffn_cpu_isa() && lffn_set_max_isa(isa_var) == 0;   \
          isa_var = (lffn_isa_t)(isa_var + 1))
+
+/* Runs body once per vector ISA level this CPU has (AVX2 and up): the levels whose kernels differ from the
+ * references. The references themselves (the scalar level's kernels) are judged against double-precision
+ * loops written in the tests. */
+#define TEST_FOR_EACH_VECTOR_ISA(isa_var)                                                                     \
+    for (lffn_isa_t isa_var = LFFN_ISA_AVX2; isa_var <= lffn_cpu_isa() && lffn_set_max_isa(isa_var) == 0;     \
+         isa_var = (lffn_isa_t)(isa_var + 1))
+
+/* The BH4 projection in double from SPEC.md (independent of the library): z[r, 0:out_dim] of u [rows, dim]. */
+static inline void test_bh4_f64(int64_t rows, int64_t dim, int64_t P, int64_t block, int64_t out_dim, const double *u,
+                                int64_t ldu, const float *w, const float *bias, double *z, int64_t ldz) {
+    double *up = malloc((size_t)P * sizeof(double)), *y = malloc((size_t)P * sizeof(double));
+    double *t = malloc((size_t)P * sizeof(double));
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t c = 0; c < P; c++) up[c] = c < dim ? u[r * ldu + c] : 0.0;
+        for (int64_t rep = 0; rep * P < out_dim; rep++) {
+            for (int64_t c = 0; c < P; c++) y[c] = up[c];
+            for (int64_t j = 0; j < 4; j++) {
+                const float *wj = w + (rep * 4 + j) * P * block;
+                for (int64_t n = 0; n < P / block; n++)
+                    for (int64_t o = 0; o < block; o++) {
+                        double acc = 0;
+                        for (int64_t i = 0; i < block; i++) acc += (double)wj[(n * block + o) * block + i] * y[n * block + i];
+                        t[n * block + o] = acc;
+                    }
+                for (int64_t h = 1; h < P; h *= 2)
+                    for (int64_t i = 0; i < P; i += 2 * h)
+                        for (int64_t k = i; k < i + h; k++) {
+                            const double a = t[k], b = t[k + h];
+                            t[k] = a + b;
+                            t[k + h] = a - b;
+                        }
+                for (int64_t c = 0; c < P; c++) y[c] = t[c];
+            }
+            for (int64_t k = 0; k < P && rep * P + k < out_dim; k++)
+                z[r * ldz + rep * P + k] = 0.7 * y[k] + 0.3 * up[k] + (bias ? bias[rep * P + k] : 0.0);
+        }
+    }
+    free(up); free(y); free(t);
+}
 
 static inline int test_finish(const char *name) {
     lffn_set_max_isa(lffn_cpu_isa());

@@ -43,8 +43,8 @@ static void block_multiply(int64_t P, int64_t b, const float *w, const float *sr
     }
 }
 
-static void fwht_tile(int64_t P, float *x) {
-    for (int64_t h = 1; h < P; h *= 2)
+static void fwht_tile(int64_t P, int64_t h0, float *x) {
+    for (int64_t h = h0; h < P; h *= 2)
         for (int64_t base = 0; base < P; base += 2 * h)
             for (int64_t k = base; k < base + h; k++)
                 for (int v = 0; v < TT; v += 8) {
@@ -54,9 +54,8 @@ static void fwht_tile(int64_t P, float *x) {
                 }
 }
 
-void lffn_bh4_project_f32_avx2(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats,
-                               int64_t out_dim, const float *u, int64_t ldu, const float *weight,
-                               const float *bias, float *workspace, float *z, int64_t ldz) {
+/* h0 > 1: the weights hold the Hadamard stages of stride < h0 (folded at load), so they are skipped. */
+void lffn_bh4_rows_f32_avx2(LFFN_BH4_ARGS, int64_t h0) {
     const int64_t P = padded_dim, b = block;
     float *U = workspace, *A = workspace + P * TT, *B = workspace + 2 * P * TT;
     const __m256 c7 = _mm256_set1_ps(0.7f), c3 = _mm256_set1_ps(0.3f);
@@ -68,13 +67,13 @@ void lffn_bh4_project_f32_avx2(int64_t rows, int64_t dim, int64_t padded_dim, in
         for (int64_t r = 0; r < repeats && r * P < out_dim; r++) {
             const float *w = weight + r * 4 * P * b;
             block_multiply(P, b, w, U, A);
-            fwht_tile(P, A);
+            fwht_tile(P, h0, A);
             block_multiply(P, b, w + P * b, A, B);
-            fwht_tile(P, B);
+            fwht_tile(P, h0, B);
             block_multiply(P, b, w + 2 * P * b, B, A);
-            fwht_tile(P, A);
+            fwht_tile(P, h0, A);
             block_multiply(P, b, w + 3 * P * b, A, B);
-            fwht_tile(P, B);
+            fwht_tile(P, h0, B);
             const int64_t kmax = out_dim - r * P < P ? out_dim - r * P : P;
             for (int64_t k = 0; k < kmax; k++) {
                 const __m256 bk = _mm256_set1_ps(bias ? bias[r * P + k] : 0.0f);
@@ -88,4 +87,8 @@ void lffn_bh4_project_f32_avx2(int64_t rows, int64_t dim, int64_t padded_dim, in
                 for (int64_t k = 0; k < kmax; k++) z[(r0 + t) * ldz + r * P + k] = B[k * TT + t];
         }
     }
+}
+
+void lffn_bh4_project_f32_avx2(LFFN_BH4_ARGS) {
+    lffn_bh4_rows_f32_avx2(rows, dim, padded_dim, block, repeats, out_dim, u, ldu, weight, bias, workspace, z, ldz, 1);
 }

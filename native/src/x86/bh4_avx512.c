@@ -225,68 +225,11 @@ static void bh4_tile(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block,
     }
 }
 
-/* The fused layer's BH4 step on one tile (see bh4_tile). */
+/* The fused layer's BH4 step on one tile (see bh4_tile): weights folded at load (h0 == b > 1) or as given. */
 void lffn_bh4_tile_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats,
-                              int64_t out_dim, const float *u, int64_t ldu, const float *weight, const float *bias,
-                              float *workspace, float *Z) {
-    bh4_tile(nt, dim, padded_dim, block, repeats, out_dim, u, ldu, weight, bias, workspace, Z, block_multiply_fwht);
-}
-
-/* As lffn_bh4_tile_f32_avx512 with weights folded by lffn_bh4_fold_hadamard. */
-void lffn_bh4_tile_folded_f32_avx512(int64_t nt, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats,
-                                     int64_t out_dim, const float *u, int64_t ldu, const float *wfold,
-                                     const float *bias, float *workspace, float *Z) {
-    bh4_tile(nt, dim, padded_dim, block, repeats, out_dim, u, ldu, wfold, bias, workspace, Z, block_multiply_folded);
-}
-
-/* lffn_bh4_fold_hadamard with whole-row vectors: block rows (outputs o) are b floats; each butterfly pairs two
- * rows, so it is vector add/sub over the row, one 16-column slice at a time (masked for b < 16). Up to three
- * stages are fused per pass over a slice of the block, which stays in L1. Bit-identical to the reference: every
- * butterfly sees the same operands in the same stage order. fold_block: one [b, b] block, src -> blk. */
-static void fold_block(int64_t b, const float *src, float *blk) {
-    for (int64_t c0 = 0; c0 < b; c0 += 16) {
-        const __mmask16 m = b - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (b - c0)) - 1u);
-        int first = 1;
-        int64_t h = 1;
-        while (h < b || first) {
-            int st = 0; /* stages in this pass: strides h, 2h, 4h (as many as remain, up to 3) */
-            while (st < 3 && (h << st) < b) st++;
-            const int64_t span = h << st, gsz = (int64_t)1 << st; /* rows per butterfly group */
-            if (st == 3) { /* the common case, with constant trip counts so v stays in registers */
-                for (int64_t base = 0; base < b; base += span)
-                    for (int64_t k = base; k < base + h; k++) {
-                        __m512 v[8];
-                        for (int q = 0; q < 8; q++) {
-                            const int64_t row = (k + q * h) * b + c0;
-                            v[q] = first ? _mm512_maskz_loadu_ps(m, src + row) : _mm512_maskz_loadu_ps(m, blk + row);
-                        }
-                        for (int s_ = 1; s_ < 8; s_ *= 2)
-                            for (int q = 0; q < 8; q++)
-                                if (!(q & s_)) BFLY(v[q], v[q + s_]);
-                        for (int q = 0; q < 8; q++) _mm512_mask_storeu_ps(blk + (k + q * h) * b + c0, m, v[q]);
-                    }
-            } else {
-                for (int64_t base = 0; base < b; base += span)
-                    for (int64_t k = base; k < base + h; k++) {
-                        __m512 v[8];
-                        for (int64_t q = 0; q < gsz; q++) {
-                            const int64_t row = (k + q * h) * b + c0;
-                            v[q] = first ? _mm512_maskz_loadu_ps(m, src + row) : _mm512_maskz_loadu_ps(m, blk + row);
-                        }
-                        for (int64_t s_ = 1; s_ < gsz; s_ *= 2)
-                            for (int64_t q = 0; q < gsz; q++)
-                                if (!(q & s_)) BFLY(v[q], v[q + s_]);
-                        for (int64_t q = 0; q < gsz; q++) _mm512_mask_storeu_ps(blk + (k + q * h) * b + c0, m, v[q]);
-                    }
-            }
-            first = 0;
-            h = span;
-            if (st == 0) break; /* b == 1: a plain copy */
-        }
-    }
-}
-
-void lffn_bh4_fold_hadamard_avx512(int64_t P, int64_t b, int64_t nmat, const float *w, float *wf) {
-    const int64_t nblk = nmat * (P / b);
-    for (int64_t n = 0; n < nblk; n++) fold_block(b, w + n * b * b, wf + n * b * b);
+                              int64_t out_dim, const float *LFFN_RESTRICT u, int64_t ldu,
+                              const float *LFFN_RESTRICT weight, const float *LFFN_RESTRICT bias,
+                              float *LFFN_RESTRICT workspace, float *LFFN_RESTRICT Z, int64_t h0) {
+    bh4_tile(nt, dim, padded_dim, block, repeats, out_dim, u, ldu, weight, bias, workspace, Z,
+             h0 > 1 ? block_multiply_folded : block_multiply_fwht);
 }

@@ -137,78 +137,113 @@ DEFINE_TILE(bf16_tile_tm, PG_NR_BF16_TM, NVB, uint16_t, BF16_BODY)
 DEFINE_TILE(bf16_tile_rm, PG_NR_BF16_RM, NVB, uint16_t, BF16_BODY)
 DEFINE_TILE(bf16_tile_1, 1, NVB, uint16_t, BF16_BODY)
 
-/* Row micro-tiles of one (chunk, group), every flag a constant in its own specialisation. Partial sums are
- * read from (ib, ldib) and written to (ob, ldob): out's chunk, or obuf between the groups of a chunk. */
-#define ROW_TILES(TM, NR, TILE_N, TILE_1, masked, first, ib, ldib, ob, ldob)                                \
-    do {                                                                                                     \
-        int64_t r = 0;                                                                                       \
-        for (; r + NR <= rows; r += NR) {                                                                    \
-            const int32_t *cr = code + r * code_rs + g0 * code_ks;                                           \
-            const float *sr = score + r * score_rs + g0 * score_ks;                                          \
-            if (PG_PREFETCH && TM && r + (PG_PF_DIST + 1) * NR <= rows)                                      \
-                TILE_N(TM, masked, first, 1, nc, tau, cr, sr, cst, sst, slice, g, bb, ib + r * ldib, ldib,   \
-                       ob + r * ldob, ldob);                                                                 \
-            else                                                                                             \
-                TILE_N(TM, masked, first, 0, nc, tau, cr, sr, cst, sst, slice, g, bb, ib + r * ldib, ldib,   \
-                       ob + r * ldob, ldob);                                                                 \
-        }                                                                                                    \
-        for (; r < rows; r++)                                                                                \
-            TILE_1(TM, masked, first, 0, nc, tau, code + r * code_rs + g0 * code_ks,                         \
-                   score + r * score_rs + g0 * score_ks, cst, sst, slice, g, bb, ib + r * ldib, ldib,        \
-                   ob + r * ldob, ldob);                                                                     \
-    } while (0)
-
-/* The loops shared by both element types: chunk, group, row micro-tiles. */
-#define GATHER_LOOPS(ELEM, C, NR_TM, NR_RM, TILE_TM, TILE_RM, TILE_1)                                         \
-    const ELEM *pk = (const ELEM *)packed;                                                                   \
-    const int64_t trows = tables << tau;                                                                     \
-    const int64_t G = group_tables(tables, tau, (int64_t)(C * sizeof(ELEM)));                                \
-    /* table-major (row stride 1) or row-major (table stride 1): the two layouts the library uses */         \
-    const int tm = code_rs == 1 && score_rs == 1;                                                            \
-    const int64_t cst = tm ? code_ks : code_rs, sst = tm ? score_ks : score_rs;                              \
-    /* without obuf the partial sums live in out: row blocks keep a block's share of out in L2 across the   \
-     * groups of a chunk (the chunk's tables are then re-read per block, from L3) */                        \
-    const int64_t all_rows = rows, rb = obuf ? rows : PG_RM_ROW_BLOCK;                                       \
-    const int32_t *all_code = code;                                                                          \
-    const float *all_score = score;                                                                          \
-    float *all_out = out;                                                                                    \
-    for (int64_t c0 = 0; c0 < out_dim; c0 += C) {                                                            \
-        const int64_t nc = out_dim - c0 < C ? out_dim - c0 : C;                                              \
-        const int masked = nc < C;                                                                           \
-        const ELEM *chunk = pk + (c0 / C) * trows * C;                                                       \
-        for (int64_t r0 = 0; r0 < all_rows; r0 += rb) {                                                      \
-            const int64_t rows = all_rows - r0 < rb ? all_rows - r0 : rb;                                    \
-            const int32_t *code = all_code + r0 * code_rs;                                                   \
-            const float *score = all_score + r0 * score_rs;                                                  \
-            float *out = all_out + r0 * ldout;                                                               \
-            for (int64_t g0 = 0; g0 < tables; g0 += G) {                                                     \
-                const int64_t g = tables - g0 < G ? tables - g0 : G;                                         \
-                const int first = g0 == 0;                                                                   \
-                const ELEM *slice = chunk + (g0 << tau) * C;                                                 \
-                const float *bb = bias ? bias + c0 : NULL;                                                   \
-                const int last = g0 + g >= tables;                                                           \
-                const float *ibuf = obuf ? obuf : out + c0;                                                  \
-                const int64_t ldibuf = obuf ? C : ldout;                                                     \
-                float *obf = obuf && !last ? obuf : out + c0;                                                \
-                const int64_t ldobf = obuf && !last ? C : ldout;                                             \
-                if (tm) {                                                                                    \
-                    if (masked) ROW_TILES(1, NR_TM, TILE_TM, TILE_1, 1, first, ibuf, ldibuf, obf, ldobf);    \
-                    else if (first) ROW_TILES(1, NR_TM, TILE_TM, TILE_1, 0, 1, ibuf, ldibuf, obf, ldobf);    \
-                    else ROW_TILES(1, NR_TM, TILE_TM, TILE_1, 0, 0, ibuf, ldibuf, obf, ldobf);               \
-                } else { /* public entry: no obuf, the same block in and out (fewer live registers) */      \
-                    float *oc = out + c0;                                                                    \
-                    if (masked) ROW_TILES(0, NR_RM, TILE_RM, TILE_1, 1, first, oc, ldout, oc, ldout);        \
-                    else if (first) ROW_TILES(0, NR_RM, TILE_RM, TILE_1, 0, 1, oc, ldout, oc, ldout);        \
-                    else ROW_TILES(0, NR_RM, TILE_RM, TILE_1, 0, 0, oc, ldout, oc, ldout);                   \
-                }                                                                                            \
-            }                                                                                                \
-        }                                                                                                    \
+/* One micro-tile of NR rows (or of one row, NR 1) of the element type and code layout given: picks the
+ * specialisation generated above (bf16, TM, one are constants wherever this is inlined). */
+static inline __attribute__((always_inline)) void tile(const int bf16, const int TM, const int one, const int masked,
+                                                       const int first, const int pf, int64_t nc, int64_t tau,
+                                                       const int32_t *cr, const float *sr, int64_t cst, int64_t sst,
+                                                       const void *slice, int64_t g, const float *bias, const float *oi,
+                                                       int64_t ldi, float *o, int64_t ldout) {
+#define TILE_ARGS TM, masked, first, pf, nc, tau, cr, sr, cst, sst, slice, g, bias, oi, ldi, o, ldout
+    if (bf16) {
+        if (one) bf16_tile_1(TILE_ARGS);
+        else if (TM) bf16_tile_tm(TILE_ARGS);
+        else bf16_tile_rm(TILE_ARGS);
+    } else {
+        if (one) f32_tile_1(TILE_ARGS);
+        else if (TM) f32_tile_tm(TILE_ARGS);
+        else f32_tile_rm(TILE_ARGS);
     }
+#undef TILE_ARGS
+}
+
+/* Row micro-tiles of one (chunk, group) over `rows` rows whose codes and scores start at (code, score): every
+ * flag a constant in its own specialisation. Partial sums are read from (ib, ldib) and written to (ob, ldob):
+ * out's chunk, or obuf between the groups of a chunk. cr/sr of a tile point at (its first row, table g0). */
+static inline __attribute__((always_inline)) void row_tiles(
+    const int bf16, const int TM, const int masked, const int first, int64_t rows, const int32_t *code,
+    int64_t code_rs, int64_t code_ks, const float *score, int64_t score_rs, int64_t score_ks, int64_t g0, int64_t g,
+    int64_t cst, int64_t sst, const void *slice, int64_t nc, int64_t tau, const float *bb, const float *ib,
+    int64_t ldib, float *ob, int64_t ldob) {
+    const int NR = TM ? (bf16 ? PG_NR_BF16_TM : PG_NR_F32_TM) : (bf16 ? PG_NR_BF16_RM : PG_NR_F32_RM);
+    int64_t r = 0;
+    for (; r + NR <= rows; r += NR) {
+        const int32_t *cr = code + r * code_rs + g0 * code_ks;
+        const float *sr = score + r * score_rs + g0 * score_ks;
+        if (PG_PREFETCH && TM && r + (PG_PF_DIST + 1) * NR <= rows)
+            tile(bf16, TM, 0, masked, first, 1, nc, tau, cr, sr, cst, sst, slice, g, bb, ib + r * ldib, ldib,
+                 ob + r * ldob, ldob);
+        else
+            tile(bf16, TM, 0, masked, first, 0, nc, tau, cr, sr, cst, sst, slice, g, bb, ib + r * ldib, ldib,
+                 ob + r * ldob, ldob);
+    }
+    for (; r < rows; r++)
+        tile(bf16, TM, 1, masked, first, 0, nc, tau, code + r * code_rs + g0 * code_ks,
+             score + r * score_rs + g0 * score_ks, cst, sst, slice, g, bb, ib + r * ldib, ldib, ob + r * ldob, ldob);
+}
+
+/* The loops shared by both element types: chunk, row block, table group, row micro-tiles. */
+static inline __attribute__((always_inline)) void gather_loops(const int bf16, LFFN_PGATHER_ARGS) {
+    const int64_t C = bf16 ? CB : CF, esize = bf16 ? 2 : 4; /* chunk columns, bytes per element */
+    const char *pk = packed;
+    const int64_t trows = tables << tau;
+    const int64_t G = group_tables(tables, tau, C * esize);
+    /* table-major (row stride 1) or row-major (table stride 1): the two layouts the library uses */
+    const int tm = code_rs == 1 && score_rs == 1;
+    const int64_t cst = tm ? code_ks : code_rs, sst = tm ? score_ks : score_rs;
+    /* without obuf the partial sums live in out: row blocks keep a block's share of out in L2 across the
+     * groups of a chunk (the chunk's tables are then re-read per block, from L3) */
+    const int64_t rb = obuf ? rows : PG_RM_ROW_BLOCK;
+    for (int64_t c0 = 0; c0 < out_dim; c0 += C) {
+        const int64_t nc = out_dim - c0 < C ? out_dim - c0 : C;
+        const int masked = nc < C;
+        const char *chunk = pk + (c0 / C) * trows * C * esize;
+        for (int64_t r0 = 0; r0 < rows; r0 += rb) {
+            const int64_t nr = rows - r0 < rb ? rows - r0 : rb;
+            const int32_t *cb = code + r0 * code_rs;
+            const float *sb = score + r0 * score_rs;
+            float *outb = out + r0 * ldout;
+            for (int64_t g0 = 0; g0 < tables; g0 += G) {
+                const int64_t g = tables - g0 < G ? tables - g0 : G;
+                const int first = g0 == 0;
+                const void *slice = chunk + (g0 << tau) * C * esize;
+                const float *bb = bias ? bias + c0 : NULL;
+                const int last = g0 + g >= tables;
+                const float *ibuf = obuf ? obuf : outb + c0;
+                const int64_t ldibuf = obuf ? C : ldout;
+                float *obf = obuf && !last ? obuf : outb + c0;
+                const int64_t ldobf = obuf && !last ? C : ldout;
+#define ROWS(TM, masked, first, ib, ldib, ob, ldob)                                                          \
+    do {                                                                                                     \
+        if (bf16)                                                                                            \
+            row_tiles(1, TM, masked, first, nr, cb, code_rs, code_ks, sb, score_rs, score_ks, g0, g, cst, sst,   \
+                      slice, nc, tau, bb, ib, ldib, ob, ldob);                                               \
+        else                                                                                                 \
+            row_tiles(0, TM, masked, first, nr, cb, code_rs, code_ks, sb, score_rs, score_ks, g0, g, cst, sst,   \
+                      slice, nc, tau, bb, ib, ldib, ob, ldob);                                               \
+    } while (0)
+                if (tm) {
+                    if (masked) ROWS(1, 1, first, ibuf, ldibuf, obf, ldobf);
+                    else if (first) ROWS(1, 0, 1, ibuf, ldibuf, obf, ldobf);
+                    else ROWS(1, 0, 0, ibuf, ldibuf, obf, ldobf);
+                } else { /* public entry: no obuf, the same block in and out (fewer live registers) */
+                    float *oc = outb + c0;
+                    if (masked) ROWS(0, 1, first, oc, ldout, oc, ldout);
+                    else if (first) ROWS(0, 0, 1, oc, ldout, oc, ldout);
+                    else ROWS(0, 0, 0, oc, ldout, oc, ldout);
+                }
+#undef ROWS
+            }
+        }
+    }
+}
 
 void lffn_gather_packed_f32_avx512(LFFN_PGATHER_ARGS) {
-    GATHER_LOOPS(float, CF, PG_NR_F32_TM, PG_NR_F32_RM, f32_tile_tm, f32_tile_rm, f32_tile_1)
+    gather_loops(0, rows, tables, tau, out_dim, code, code_rs, code_ks, score, score_rs, score_ks, packed, bias, out,
+                 ldout, obuf);
 }
 
 void lffn_gather_packed_bf16_avx512(LFFN_PGATHER_ARGS) {
-    GATHER_LOOPS(uint16_t, CB, PG_NR_BF16_TM, PG_NR_BF16_RM, bf16_tile_tm, bf16_tile_rm, bf16_tile_1)
+    gather_loops(1, rows, tables, tau, out_dim, code, code_rs, code_ks, score, score_rs, score_ks, packed, bias, out,
+                 ldout, obuf);
 }

@@ -9,38 +9,6 @@
 #define MR 6
 #define APS (LFFN_GEMM_KC_MAX + 16)
 
-/* erf: Norbert Juffa's float erf (max error ~1 ulp): an odd polynomial up to |x| = 0.927734375, else
- * 1 - exp(poly(|x|)) with a Cephes exp (|x| clamped to 4, where erf is 1 in float). Then exact GELU. */
-static inline __attribute__((always_inline)) __m256 erf256(__m256 x) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    const __m256 t = _mm256_min_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(4.0f));
-    const __m256 s = _mm256_mul_ps(x, x);
-    /* |x| <= 0.927734375 */
-    __m256 q = _mm256_fmadd_ps(_mm256_set1_ps(-5.96761703e-4f), s, _mm256_set1_ps(4.99119423e-3f));
-    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(-2.67681349e-2f));
-    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(1.12819925e-1f));
-    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(-3.76125336e-1f));
-    q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(1.28379166e-1f));
-    const __m256 small = _mm256_fmadd_ps(q, x, x);
-    /* |x| > 0.927734375 */
-    const __m256 t2 = _mm256_mul_ps(t, t);
-    __m256 r = _mm256_fmadd_ps(_mm256_set1_ps(-1.72853470e-5f), t, _mm256_set1_ps(3.83197126e-4f));
-    const __m256 u = _mm256_fmadd_ps(_mm256_set1_ps(-3.88396438e-3f), t, _mm256_set1_ps(2.42546219e-2f));
-    r = _mm256_fmadd_ps(r, t2, u);
-    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-1.06777877e-1f));
-    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-6.34846687e-1f));
-    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-1.28717512e-1f));
-    r = _mm256_fmsub_ps(r, t, t);
-    const __m256 big = _mm256_or_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), lffn_exp_avx2(r)), _mm256_and_ps(sign, x));
-    return _mm256_blendv_ps(small, big, _mm256_cmp_ps(t, _mm256_set1_ps(0.927734375f), _CMP_GT_OQ));
-}
-
-static inline __attribute__((always_inline)) __m256 gelu256(__m256 x) {
-    const __m256 erf = erf256(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)));
-    const __m256 hx = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
-    return _mm256_fmadd_ps(hx, erf, hx);
-}
-
 static inline __m256i lane_mask(int64_t count) { /* lanes < count set */
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const int cnt = count < 0 ? 0 : count > 8 ? 8 : (int)count;
@@ -49,10 +17,10 @@ static inline __m256i lane_mask(int64_t count) { /* lanes < count set */
 
 void lffn_gelu_f32_avx2(int64_t n, float *x) {
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu256(_mm256_loadu_ps(x + i)));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, lffn_gelu_avx2(_mm256_loadu_ps(x + i)));
     if (i < n) {
         const __m256i t = lane_mask(n - i);
-        _mm256_maskstore_ps(x + i, t, gelu256(_mm256_maskload_ps(x + i, t)));
+        _mm256_maskstore_ps(x + i, t, lffn_gelu_avx2(_mm256_maskload_ps(x + i, t)));
     }
 }
 
@@ -92,8 +60,8 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t 
                 v1 = _mm256_add_ps(acc1[r], _mm256_maskload_ps(cr + 8, m1));
             }
             if (gelu) {
-                v0 = gelu256(v0);
-                v1 = gelu256(v1);
+                v0 = lffn_gelu_avx2(v0);
+                v1 = lffn_gelu_avx2(v1);
             }
             _mm256_maskstore_ps(cr, m0, v0);
             _mm256_maskstore_ps(cr + 8, m1, v1);

@@ -10,44 +10,12 @@
 #define MR 14
 #define APS (LFFN_GEMM_KC_MAX + 16) /* row stride of the packed A sliver, padded off a power of two */
 
-/* erf: Norbert Juffa's float erf (max error ~1 ulp): an odd polynomial up to |x| = 0.927734375, else
- * 1 - exp(poly(|x|)) with a Cephes exp (|x| clamped to 4, where erf is 1 in float). Then exact GELU. */
-static inline __attribute__((always_inline)) __m512 erf512(__m512 x) {
-    const __m512 sign = _mm512_set1_ps(-0.0f);
-    const __m512 t = _mm512_min_ps(_mm512_andnot_ps(sign, x), _mm512_set1_ps(4.0f));
-    const __m512 s = _mm512_mul_ps(x, x);
-    /* |x| <= 0.927734375 */
-    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(-5.96761703e-4f), s, _mm512_set1_ps(4.99119423e-3f));
-    q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(-2.67681349e-2f));
-    q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(1.12819925e-1f));
-    q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(-3.76125336e-1f));
-    q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(1.28379166e-1f));
-    const __m512 small = _mm512_fmadd_ps(q, x, x);
-    /* |x| > 0.927734375 */
-    const __m512 t2 = _mm512_mul_ps(t, t);
-    __m512 r = _mm512_fmadd_ps(_mm512_set1_ps(-1.72853470e-5f), t, _mm512_set1_ps(3.83197126e-4f));
-    const __m512 u = _mm512_fmadd_ps(_mm512_set1_ps(-3.88396438e-3f), t, _mm512_set1_ps(2.42546219e-2f));
-    r = _mm512_fmadd_ps(r, t2, u);
-    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-1.06777877e-1f));
-    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-6.34846687e-1f));
-    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-1.28717512e-1f));
-    r = _mm512_fmsub_ps(r, t, t);
-    const __m512 big = _mm512_or_ps(_mm512_sub_ps(_mm512_set1_ps(1.0f), lffn_exp_avx512(r)), _mm512_and_ps(sign, x));
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, _mm512_set1_ps(0.927734375f), _CMP_GT_OQ), small, big);
-}
-
-static inline __attribute__((always_inline)) __m512 gelu512(__m512 x) {
-    const __m512 erf = erf512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
-    const __m512 hx = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
-    return _mm512_fmadd_ps(hx, erf, hx);
-}
-
 void lffn_gelu_f32_avx512(int64_t n, float *x) {
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, gelu512(_mm512_loadu_ps(x + i)));
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, lffn_gelu_avx512(_mm512_loadu_ps(x + i)));
     if (i < n) {
         const __mmask16 t = (__mmask16)((1u << (n - i)) - 1u);
-        _mm512_mask_storeu_ps(x + i, t, gelu512(_mm512_maskz_loadu_ps(t, x + i)));
+        _mm512_mask_storeu_ps(x + i, t, lffn_gelu_avx512(_mm512_maskz_loadu_ps(t, x + i)));
     }
 }
 
@@ -91,8 +59,8 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t 
                 v1 = _mm512_add_ps(acc1[r], _mm512_maskz_loadu_ps(m1, cr + 16));
             }
             if (gelu) {
-                v0 = gelu512(v0);
-                v1 = gelu512(v1);
+                v0 = lffn_gelu_avx512(v0);
+                v1 = lffn_gelu_avx512(v1);
             }
             _mm512_mask_storeu_ps(cr, m0, v0);
             _mm512_mask_storeu_ps(cr + 16, m1, v1);

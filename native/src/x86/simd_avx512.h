@@ -4,22 +4,27 @@
 
 #include <immintrin.h>
 
-/* exp(x), Cephes polynomial after range reduction, 2^n applied with scalef (flushes to 0 far below the normal
- * range); relative error ~1e-7. x is clamped at -104, which also turns -inf into 0. */
-static inline __attribute__((always_inline)) __m512 lffn_exp_avx512(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500e-4f), r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
-}
+/* exp, erf, GELU (simd_math.h) on 16 lanes: lffn_exp_avx512, lffn_erf_avx512, lffn_gelu_avx512. exp clamps x at
+ * -104 (which also turns -inf into 0) and applies 2^n with scalef (flushes to 0 far below the normal range). */
+#define V __m512
+#define VNAME(f) f##_avx512
+#define V_SET1 _mm512_set1_ps
+#define V_ADD _mm512_add_ps
+#define V_SUB _mm512_sub_ps
+#define V_MUL _mm512_mul_ps
+#define V_MIN _mm512_min_ps
+#define V_MAX _mm512_max_ps
+#define V_AND _mm512_and_ps
+#define V_OR _mm512_or_ps
+#define V_ANDNOT _mm512_andnot_ps
+#define V_FMADD _mm512_fmadd_ps
+#define V_FMSUB _mm512_fmsub_ps
+#define V_FNMADD _mm512_fnmadd_ps
+#define V_ROUND_NEAREST(v) _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define V_EXP_MIN (-104.0f)
+#define V_MUL_POW2(p, n) _mm512_scalef_ps(p, n)
+#define V_SELECT_GT(a, b, if_not, if_gt) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), if_not, if_gt)
+#include "simd_math.h" /* (undefines V and the V_ operations again) */
 
 /* 16x16 transpose of floats in place: on return r[j] lane i holds what was r[i] lane j. */
 static inline void lffn_transpose16_avx512(__m512 r[16]) {

@@ -4,8 +4,7 @@ package dev.lookupffn.ffi;
 public enum Isa {
     SCALAR,
     AVX2,
-    AVX512,
-    AVX512_BF16;
+    AVX512;
 
     static Isa of(int code) {
         Isa[] all = values();

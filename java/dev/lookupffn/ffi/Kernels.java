@@ -139,33 +139,6 @@ public final class Kernels {
                 lffn_hash_code_score_f32(rows, tables, tau, z, ldz, code, ldcode, score, ldscore));
     }
 
-    /**
-     * out[r,:] = Σ_k score[r,k] · table[k·2^τ + code[r,k], :] + bias (SPEC.md step 4). The table is F32, or BF16
-     * when {@code bf16}. bias may be null. Codes outside [0, 2^τ) are rejected by the kernel before any read.
-     */
-    public static void gatherAccum(long rows, long tables, long tau, long outDim, MemorySegment code, long ldcode,
-                                   MemorySegment score, long ldscore, MemorySegment table, boolean bf16,
-                                   MemorySegment bias, MemorySegment out, long ldout) {
-        positive("tables", tables);
-        positive("outDim", outDim);
-        tau(tau);
-        long cb = matrix("code", code, rows, tables, ldcode, I32);
-        long sb = matrix("score", score, rows, tables, ldscore, F32);
-        long tb = matrix("table", table, Sizes.multiply("table rows", tables, 1L << tau), outDim, outDim, bf16 ? BF16 : F32);
-        long bb = optional("bias", bias, outDim, F32);
-        long ob = matrix("out", out, rows, outDim, ldout, F32);
-        disjoint("out", out, ob, "code", code, cb);
-        disjoint("out", out, ob, "score", score, sb);
-        disjoint("out", out, ob, "table", table, tb);
-        disjoint("out", out, ob, "bias", bias, bb);
-        int status = bf16
-                ? lffn_gather_accum_bf16(rows, tables, tau, outDim, code, ldcode, score, ldscore, table,
-                        nullable(bias), out, ldout)
-                : lffn_gather_accum_f32(rows, tables, tau, outDim, code, ldcode, score, ldscore, table,
-                        nullable(bias), out, ldout);
-        check(bf16 ? "lffn_gather_accum_bf16" : "lffn_gather_accum_f32", status);
-    }
-
     /** Bytes of the packed form of a [tables·2^τ, outDim] table (f32, or bf16 when {@code bf16}). */
     public static long tablesPackSize(long tables, long tau, long outDim, boolean bf16) {
         positive("tables", tables);
@@ -188,7 +161,11 @@ public final class Kernels {
         check("lffn_tables_pack_f32", lffn_tables_pack_f32(tables, tau, outDim, table, bf16 ? 1 : 0, packed));
     }
 
-    /** {@link #gatherAccum} over tables packed by {@link #tablesPack} (same sizes and bf16). */
+    /**
+     * out[r,:] = Σ_k score[r,k] · table[k·2^τ + code[r,k], :] + bias (SPEC.md step 4) over tables packed by
+     * {@link #tablesPack} (same sizes and bf16). bias may be null. Codes outside [0, 2^τ) are rejected by the
+     * kernel before any read.
+     */
     public static void gatherAccumPacked(long rows, long tables, long tau, long outDim, MemorySegment code, long ldcode,
                                          MemorySegment score, long ldscore, MemorySegment packed, boolean bf16,
                                          MemorySegment bias, MemorySegment out, long ldout) {
@@ -212,6 +189,29 @@ public final class Kernels {
         return size;
     }
 
+    /** Bytes of the BH4 weights packed by {@link #bh4Pack} for the fused layer. */
+    public static long bh4PackSize(long dim, long paddedDim, long block, long repeats, long outDim) {
+        long size = lffn_bh4_pack_size_f32(dim, paddedDim, block, repeats, outDim);
+        if (size <= 0) throw new ShapeException("invalid BH4 packing request: d " + dim + ", P " + paddedDim + ", block "
+                + block + ", repeats " + repeats + ", width " + outDim);
+        return size;
+    }
+
+    /**
+     * Packs BH4 weights [repeats, 4, P/b, b, b] once at load for {@link #lookupffnForward} (outDim = tables·τ): the
+     * in-block Hadamard stages are folded into them here rather than on every call.
+     */
+    public static void bh4Pack(long dim, long paddedDim, long block, long repeats, long outDim, MemorySegment weight,
+                               MemorySegment packed) {
+        long size = bh4PackSize(dim, paddedDim, block, repeats, outDim);
+        long weightCount = Sizes.multiply("BH4 weight elements", Sizes.multiply("BH4 weight elements", repeats, 4), paddedDim, block);
+        long wb = matrix("weight", weight, 1, weightCount, weightCount, F32);
+        segment("packed BH4 weights", packed, size);
+        aligned("packed BH4 weights", packed);
+        disjoint("packed BH4 weights", packed, size, "weight", weight, wb);
+        check("lffn_bh4_pack_f32", lffn_bh4_pack_f32(dim, paddedDim, block, repeats, outDim, weight, packed));
+    }
+
     /** Bytes of scratch one {@link #lookupffnForward} call needs (capped: large calls work in tiles). */
     public static long lookupffnWorkspaceSize(long rows, long dim, long paddedDim, long tables, long tau) {
         long size = lffn_lookupffn_workspace_size(rows, dim, paddedDim, tables, tau);
@@ -222,11 +222,12 @@ public final class Kernels {
 
     /**
      * The whole BH4 LookupFFN layer over rows (SPEC.md steps 1–4) in one call: out[r,:] = gather(hash(BH4(LN(x[r,:])))).
-     * Tables packed by {@link #tablesPack}; workspace from {@link #lookupffnWorkspaceSize}, one per concurrent call.
+     * BH4 weights packed by {@link #bh4Pack} (outDim = tables·τ), tables packed by {@link #tablesPack}; workspace from
+     * {@link #lookupffnWorkspaceSize}, one per concurrent call.
      */
     public static void lookupffnForward(long rows, long dim, long paddedDim, long block, long repeats, long tables, long tau,
                                         long outDim, MemorySegment x, long ldx, MemorySegment lnWeight, MemorySegment lnBias,
-                                        float eps, MemorySegment projWeight, MemorySegment projBias, MemorySegment packedTables,
+                                        float eps, MemorySegment packedProj, MemorySegment projBias, MemorySegment packedTables,
                                         boolean bf16, MemorySegment bias, MemorySegment workspace, MemorySegment out, long ldout) {
         positive("dim", dim);
         if (paddedDim < dim || Long.bitCount(paddedDim) != 1)
@@ -243,8 +244,9 @@ public final class Kernels {
         long xb = matrix("x", x, rows, dim, ldx, F32);
         long lwb = matrix("ln_weight", lnWeight, 1, dim, dim, F32);
         long lbb = matrix("ln_bias", lnBias, 1, dim, dim, F32);
-        long weightCount = Sizes.multiply("BH4 weight elements", Sizes.multiply("BH4 weight elements", repeats, 4), paddedDim, block);
-        long pwb = matrix("proj_weight", projWeight, 1, weightCount, weightCount, F32);
+        long pwb = bh4PackSize(dim, paddedDim, block, repeats, bits);
+        segment("packed BH4 weights", packedProj, pwb);
+        aligned("packed BH4 weights", packedProj);
         long pbb = optional("proj_bias", projBias, bits, F32);
         long ptb = packedTables(packedTables, tables, tau, outDim, bf16);
         long bb = optional("bias", bias, outDim, F32);
@@ -253,12 +255,12 @@ public final class Kernels {
         aligned("workspace", workspace);
         long ob = matrix("out", out, rows, outDim, ldout, F32);
         disjoint("out", out, ob, "workspace", workspace, ws);
-        writtenDisjointFromInputs("out", out, ob, x, xb, lnWeight, lwb, lnBias, lbb, projWeight, pwb, projBias, pbb,
+        writtenDisjointFromInputs("out", out, ob, x, xb, lnWeight, lwb, lnBias, lbb, packedProj, pwb, projBias, pbb,
                 packedTables, ptb, bias, bb);
-        writtenDisjointFromInputs("workspace", workspace, ws, x, xb, lnWeight, lwb, lnBias, lbb, projWeight, pwb,
+        writtenDisjointFromInputs("workspace", workspace, ws, x, xb, lnWeight, lwb, lnBias, lbb, packedProj, pwb,
                 projBias, pbb, packedTables, ptb, bias, bb);
         check("lffn_lookupffn_forward_f32", lffn_lookupffn_forward_f32(rows, dim, paddedDim, block, repeats, tables, tau, outDim,
-                x, ldx, lnWeight, lnBias, eps, projWeight, nullable(projBias), packedTables, bf16 ? 1 : 0, nullable(bias),
+                x, ldx, lnWeight, lnBias, eps, packedProj, nullable(projBias), packedTables, bf16 ? 1 : 0, nullable(bias),
                 workspace, out, ldout));
     }
 
@@ -345,8 +347,10 @@ public final class Kernels {
 
     static void check(String function, int status) {
         if (status != LFFN_SUCCESS()) {
+            // read at once, on this thread: a virtual thread stays on its carrier between the two downcalls
+            String detail = status == LFFN_INVALID_ARGUMENTS() ? lffn_last_error().reinterpret(256).getString(0) : "";
             String text = lffn_status_str(status).reinterpret(64).getString(0);
-            throw new NativeException(function, status, text);
+            throw new NativeException(function, status, detail.isEmpty() ? text : text + " (" + detail + ")");
         }
     }
 

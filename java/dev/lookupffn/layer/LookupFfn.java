@@ -76,7 +76,7 @@ public final class LookupFfn implements AutoCloseable {
     private final Config config;
     private final Arena arena;
     private final MemorySegment lnWeight, lnBias; // (d)
-    private final MemorySegment projection;     // BH4 (R, 4, P/b, b, b) or dense packed for GEMM
+    private final MemorySegment projection;     // BH4: Kernels.bh4Pack form, then (R, 4, P/b, b, b); or dense packed for GEMM
     private final MemorySegment projectionBias; // (h·τ)
     private final MemorySegment tables;         // (h·2^τ, o) packed by lffn_tables_pack_f32, F32 or BF16
     private final MemorySegment bias;           // (o)
@@ -157,7 +157,17 @@ public final class LookupFfn implements AutoCloseable {
                 projection = arena.allocate(Kernels.gemmPackBSize(config.hashBits(), config.dim()), Tensor.ALIGNMENT);
                 Kernels.gemmPackB(config.hashBits(), config.dim(), w, config.dim(), true, projection);
             } else {
-                projection = copyF32(arena, projW);
+                // BH4: the form packed once for the fused kernel (the in-block Hadamard stages folded in at load,
+                // not per call), then at rawBh4Offset the weights as given (trace() reads them)
+                long packedBytes = Kernels.bh4PackSize(config.dim(), config.paddedDim(), config.block(), config.repeats(),
+                        config.hashBits());
+                projection = arena.allocate(rawBh4Offset(packedBytes) + projW.elementCount() * 4, Tensor.ALIGNMENT);
+                MemorySegment raw = projection.asSlice(rawBh4Offset(packedBytes));
+                try (Arena tmp = Arena.ofConfined()) {
+                    MemorySegment.copy(copyF32(tmp, projW), 0, raw, 0, projW.elementCount() * 4);
+                }
+                Kernels.bh4Pack(config.dim(), config.paddedDim(), config.block(), config.repeats(), config.hashBits(),
+                        raw, projection);
             }
             // tables: packed once into the gather's cache-friendly layout (converted to bf16 when asked)
             boolean bf16 = config.tableDType() == DType.BF16;
@@ -181,6 +191,18 @@ public final class LookupFfn implements AutoCloseable {
     }
 
     /** An aligned F32 copy (the weights of a layer are copied once, converting BF16/F16/F64 to F32). */
+    /** Byte offset of the BH4 weights as given behind their packed form of {@code packedBytes} (64-byte aligned). */
+    private static long rawBh4Offset(long packedBytes) {
+        return (packedBytes + Tensor.ALIGNMENT - 1) / Tensor.ALIGNMENT * Tensor.ALIGNMENT;
+    }
+
+    /** The BH4 weights as given [R, 4, P/b, b, b] (the per-stage kernels read them; the fused one the packed form). */
+    private MemorySegment rawBh4() {
+        Config c = config;
+        return projection.asSlice(rawBh4Offset(Kernels.bh4PackSize(c.dim(), c.paddedDim(), c.block(), c.repeats(),
+                c.hashBits())));
+    }
+
     private static MemorySegment copyF32(Arena arena, Tensor t) {
         MemorySegment out = arena.allocate(Math.max(4, t.elementCount() * 4), Tensor.ALIGNMENT);
         if (t.dtype() == DType.F32) MemorySegment.copy(t.segment(), 0, out, 0, t.byteSize());
@@ -327,7 +349,7 @@ public final class LookupFfn implements AutoCloseable {
                     Kernels.Epilogue.NONE, s.z(), c.hashBits());
         else
             Kernels.bh4Project(n, c.dim(), c.paddedDim(), c.block(), c.repeats(), c.hashBits(), s.ln(), c.dim(),
-                    projection, projectionBias, s.workspace(), s.z(), c.hashBits());
+                    rawBh4(), projectionBias, s.workspace(), s.z(), c.hashBits());
     }
 
     /** Scratch for ranges of up to {@code rows} rows (at most FUSED_ROWS, or GATHER_ROWS for dense). */
@@ -380,7 +402,7 @@ public final class LookupFfn implements AutoCloseable {
             try (Arena tmp = Arena.ofConfined()) {
                 MemorySegment ws = tmp.allocate(Math.max(64, Kernels.bh4WorkspaceSize(b, c.paddedDim())), 64);
                 Kernels.bh4Project(b, c.dim(), c.paddedDim(), c.block(), c.repeats(), c.hashBits(), ln.segment(),
-                        c.dim(), projection, projectionBias, ws, z.segment(), c.hashBits());
+                        c.dim(), rawBh4(), projectionBias, ws, z.segment(), c.hashBits());
             }
         }
         Kernels.hashCodeScore(b, c.tables(), c.tau(), z.segment(), c.hashBits(), code.segment(), c.tables(),

@@ -37,7 +37,7 @@ public class KernelBench {
 
     Tensor x, ln, gamma, beta, w, pb, z, score, tables, bias, out;
     Tensor code;
-    MemorySegment tablesBf16, workspace;
+    MemorySegment tablesBf16, workspace, packedF32, packedBf16;
     Arena arena;
 
     @Setup(Level.Trial)
@@ -60,6 +60,10 @@ public class KernelBench {
         tablesBf16 = arena.allocate(tables.elementCount() * 2, 64);
         Kernels.convertF32ToBf16(tables.elementCount(), tables.segment(), tablesBf16);
         workspace = arena.allocate(Math.max(64, Kernels.bh4WorkspaceSize(rows, D)), 64);
+        packedF32 = arena.allocate(Kernels.tablesPackSize(H, TAU, D, false), 64);
+        packedBf16 = arena.allocate(Kernels.tablesPackSize(H, TAU, D, true), 64);
+        Kernels.tablesPack(H, TAU, D, tables.segment(), false, packedF32);
+        Kernels.tablesPack(H, TAU, D, tables.segment(), true, packedBf16);
     }
 
     @TearDown(Level.Trial)
@@ -85,13 +89,13 @@ public class KernelBench {
 
     @Benchmark
     public void gatherF32() {
-        Kernels.gatherAccum(rows, H, TAU, D, code.segment(), H, score.segment(), H, tables.segment(), false, bias.segment(),
+        Kernels.gatherAccumPacked(rows, H, TAU, D, code.segment(), H, score.segment(), H, packedF32, false, bias.segment(),
                 out.segment(), D);
     }
 
     @Benchmark
     public void gatherBf16() {
-        Kernels.gatherAccum(rows, H, TAU, D, code.segment(), H, score.segment(), H, tablesBf16, true, bias.segment(),
+        Kernels.gatherAccumPacked(rows, H, TAU, D, code.segment(), H, score.segment(), H, packedBf16, true, bias.segment(),
                 out.segment(), D);
     }
 }

@@ -140,15 +140,6 @@ public class lookupffn_h {
     public static int LFFN_ISA_AVX512() {
         return LFFN_ISA_AVX512;
     }
-    private static final int LFFN_ISA_AVX512_BF16 = (int)3L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.LFFN_ISA_AVX512_BF16 = 3
-     * }
-     */
-    public static int LFFN_ISA_AVX512_BF16() {
-        return LFFN_ISA_AVX512_BF16;
-    }
     private static final int LFFN_EPILOGUE_NONE = (int)0L;
     /**
      * {@snippet lang=c :
@@ -278,6 +269,63 @@ public class lookupffn_h {
                 traceDowncall("lffn_status_str", status);
             }
             return (MemorySegment)mh$.invokeExact(status);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_last_error {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_last_error");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char * lffn_last_error(void)
+     * }
+     */
+    public static FunctionDescriptor lffn_last_error$descriptor() {
+        return lffn_last_error.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char * lffn_last_error(void)
+     * }
+     */
+    public static MethodHandle lffn_last_error$handle() {
+        return lffn_last_error.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char * lffn_last_error(void)
+     * }
+     */
+    public static MemorySegment lffn_last_error$address() {
+        return lffn_last_error.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char * lffn_last_error(void)
+     * }
+     */
+    public static MemorySegment lffn_last_error() {
+        var mh$ = lffn_last_error.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_last_error");
+            }
+            return (MemorySegment)mh$.invokeExact();
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -594,7 +642,7 @@ public class lookupffn_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_convert_f32_to_bf16(int64_t n, const float *src, uint16_t *dst)
+     * lffn_status_t lffn_convert_f32_to_bf16(int64_t n, const float * src, uint16_t * dst)
      * }
      */
     public static FunctionDescriptor lffn_convert_f32_to_bf16$descriptor() {
@@ -604,7 +652,7 @@ public class lookupffn_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_convert_f32_to_bf16(int64_t n, const float *src, uint16_t *dst)
+     * lffn_status_t lffn_convert_f32_to_bf16(int64_t n, const float * src, uint16_t * dst)
      * }
      */
     public static MethodHandle lffn_convert_f32_to_bf16$handle() {
@@ -614,7 +662,7 @@ public class lookupffn_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_convert_f32_to_bf16(int64_t n, const float *src, uint16_t *dst)
+     * lffn_status_t lffn_convert_f32_to_bf16(int64_t n, const float * src, uint16_t * dst)
      * }
      */
     public static MemorySegment lffn_convert_f32_to_bf16$address() {
@@ -623,7 +671,7 @@ public class lookupffn_h {
 
     /**
      * {@snippet lang=c :
-     * lffn_status_t lffn_convert_f32_to_bf16(int64_t n, const float *src, uint16_t *dst)
+     * lffn_status_t lffn_convert_f32_to_bf16(int64_t n, const float * src, uint16_t * dst)
      * }
      */
     public static int lffn_convert_f32_to_bf16(long n, MemorySegment src, MemorySegment dst) {
@@ -723,7 +771,7 @@ public class lookupffn_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_bh4_project_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim, const float *u, int64_t ldu, const float *weight, const float *bias, void *workspace, float *z, int64_t ldz)
+     * lffn_status_t lffn_bh4_project_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim, const float * u, int64_t ldu, const float * weight, const float * bias, void * workspace, float * z, int64_t ldz)
      * }
      */
     public static FunctionDescriptor lffn_bh4_project_f32$descriptor() {
@@ -733,7 +781,7 @@ public class lookupffn_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_bh4_project_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim, const float *u, int64_t ldu, const float *weight, const float *bias, void *workspace, float *z, int64_t ldz)
+     * lffn_status_t lffn_bh4_project_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim, const float * u, int64_t ldu, const float * weight, const float * bias, void * workspace, float * z, int64_t ldz)
      * }
      */
     public static MethodHandle lffn_bh4_project_f32$handle() {
@@ -743,7 +791,7 @@ public class lookupffn_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_bh4_project_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim, const float *u, int64_t ldu, const float *weight, const float *bias, void *workspace, float *z, int64_t ldz)
+     * lffn_status_t lffn_bh4_project_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim, const float * u, int64_t ldu, const float * weight, const float * bias, void * workspace, float * z, int64_t ldz)
      * }
      */
     public static MemorySegment lffn_bh4_project_f32$address() {
@@ -752,7 +800,7 @@ public class lookupffn_h {
 
     /**
      * {@snippet lang=c :
-     * lffn_status_t lffn_bh4_project_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim, const float *u, int64_t ldu, const float *weight, const float *bias, void *workspace, float *z, int64_t ldz)
+     * lffn_status_t lffn_bh4_project_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim, const float * u, int64_t ldu, const float * weight, const float * bias, void * workspace, float * z, int64_t ldz)
      * }
      */
     public static int lffn_bh4_project_f32(long rows, long dim, long padded_dim, long block, long repeats, long out_dim, MemorySegment u, long ldu, MemorySegment weight, MemorySegment bias, MemorySegment workspace, MemorySegment z, long ldz) {
@@ -762,6 +810,132 @@ public class lookupffn_h {
                 traceDowncall("lffn_bh4_project_f32", rows, dim, padded_dim, block, repeats, out_dim, u, ldu, weight, bias, workspace, z, ldz);
             }
             return (int)mh$.invokeExact(rows, dim, padded_dim, block, repeats, out_dim, u, ldu, weight, bias, workspace, z, ldz);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_bh4_pack_size_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_bh4_pack_size_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t lffn_bh4_pack_size_f32(int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim)
+     * }
+     */
+    public static FunctionDescriptor lffn_bh4_pack_size_f32$descriptor() {
+        return lffn_bh4_pack_size_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t lffn_bh4_pack_size_f32(int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim)
+     * }
+     */
+    public static MethodHandle lffn_bh4_pack_size_f32$handle() {
+        return lffn_bh4_pack_size_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t lffn_bh4_pack_size_f32(int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim)
+     * }
+     */
+    public static MemorySegment lffn_bh4_pack_size_f32$address() {
+        return lffn_bh4_pack_size_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t lffn_bh4_pack_size_f32(int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim)
+     * }
+     */
+    public static long lffn_bh4_pack_size_f32(long dim, long padded_dim, long block, long repeats, long out_dim) {
+        var mh$ = lffn_bh4_pack_size_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_bh4_pack_size_f32", dim, padded_dim, block, repeats, out_dim);
+            }
+            return (long)mh$.invokeExact(dim, padded_dim, block, repeats, out_dim);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_bh4_pack_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_bh4_pack_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_bh4_pack_f32(int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim, const float * weight, void * packed)
+     * }
+     */
+    public static FunctionDescriptor lffn_bh4_pack_f32$descriptor() {
+        return lffn_bh4_pack_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_bh4_pack_f32(int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim, const float * weight, void * packed)
+     * }
+     */
+    public static MethodHandle lffn_bh4_pack_f32$handle() {
+        return lffn_bh4_pack_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_bh4_pack_f32(int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim, const float * weight, void * packed)
+     * }
+     */
+    public static MemorySegment lffn_bh4_pack_f32$address() {
+        return lffn_bh4_pack_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_bh4_pack_f32(int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t out_dim, const float * weight, void * packed)
+     * }
+     */
+    public static int lffn_bh4_pack_f32(long dim, long padded_dim, long block, long repeats, long out_dim, MemorySegment weight, MemorySegment packed) {
+        var mh$ = lffn_bh4_pack_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_bh4_pack_f32", dim, padded_dim, block, repeats, out_dim, weight, packed);
+            }
+            return (int)mh$.invokeExact(dim, padded_dim, block, repeats, out_dim, weight, packed);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -789,7 +963,7 @@ public class lookupffn_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_hash_code_score_f32(int64_t rows, int64_t tables, int64_t tau, const float *z, int64_t ldz, int32_t *code, int64_t ldcode, float *score, int64_t ldscore)
+     * lffn_status_t lffn_hash_code_score_f32(int64_t rows, int64_t tables, int64_t tau, const float * z, int64_t ldz, int32_t * code, int64_t ldcode, float * score, int64_t ldscore)
      * }
      */
     public static FunctionDescriptor lffn_hash_code_score_f32$descriptor() {
@@ -799,7 +973,7 @@ public class lookupffn_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_hash_code_score_f32(int64_t rows, int64_t tables, int64_t tau, const float *z, int64_t ldz, int32_t *code, int64_t ldcode, float *score, int64_t ldscore)
+     * lffn_status_t lffn_hash_code_score_f32(int64_t rows, int64_t tables, int64_t tau, const float * z, int64_t ldz, int32_t * code, int64_t ldcode, float * score, int64_t ldscore)
      * }
      */
     public static MethodHandle lffn_hash_code_score_f32$handle() {
@@ -809,7 +983,7 @@ public class lookupffn_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_hash_code_score_f32(int64_t rows, int64_t tables, int64_t tau, const float *z, int64_t ldz, int32_t *code, int64_t ldcode, float *score, int64_t ldscore)
+     * lffn_status_t lffn_hash_code_score_f32(int64_t rows, int64_t tables, int64_t tau, const float * z, int64_t ldz, int32_t * code, int64_t ldcode, float * score, int64_t ldscore)
      * }
      */
     public static MemorySegment lffn_hash_code_score_f32$address() {
@@ -818,7 +992,7 @@ public class lookupffn_h {
 
     /**
      * {@snippet lang=c :
-     * lffn_status_t lffn_hash_code_score_f32(int64_t rows, int64_t tables, int64_t tau, const float *z, int64_t ldz, int32_t *code, int64_t ldcode, float *score, int64_t ldscore)
+     * lffn_status_t lffn_hash_code_score_f32(int64_t rows, int64_t tables, int64_t tau, const float * z, int64_t ldz, int32_t * code, int64_t ldcode, float * score, int64_t ldscore)
      * }
      */
     public static int lffn_hash_code_score_f32(long rows, long tables, long tau, MemorySegment z, long ldz, MemorySegment code, long ldcode, MemorySegment score, long ldscore) {
@@ -828,144 +1002,6 @@ public class lookupffn_h {
                 traceDowncall("lffn_hash_code_score_f32", rows, tables, tau, z, ldz, code, ldcode, score, ldscore);
             }
             return (int)mh$.invokeExact(rows, tables, tau, z, ldz, code, ldcode, score, ldscore);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class lffn_gather_accum_f32 {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            lookupffn_h.C_INT,
-            lookupffn_h.C_LONG,
-            lookupffn_h.C_LONG,
-            lookupffn_h.C_LONG,
-            lookupffn_h.C_LONG,
-            lookupffn_h.C_POINTER,
-            lookupffn_h.C_LONG,
-            lookupffn_h.C_POINTER,
-            lookupffn_h.C_LONG,
-            lookupffn_h.C_POINTER,
-            lookupffn_h.C_POINTER,
-            lookupffn_h.C_POINTER,
-            lookupffn_h.C_LONG
-        );
-
-        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_gather_accum_f32");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_f32(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const float *table, const float *bias, float *out, int64_t ldout)
-     * }
-     */
-    public static FunctionDescriptor lffn_gather_accum_f32$descriptor() {
-        return lffn_gather_accum_f32.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_f32(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const float *table, const float *bias, float *out, int64_t ldout)
-     * }
-     */
-    public static MethodHandle lffn_gather_accum_f32$handle() {
-        return lffn_gather_accum_f32.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_f32(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const float *table, const float *bias, float *out, int64_t ldout)
-     * }
-     */
-    public static MemorySegment lffn_gather_accum_f32$address() {
-        return lffn_gather_accum_f32.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_f32(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const float *table, const float *bias, float *out, int64_t ldout)
-     * }
-     */
-    public static int lffn_gather_accum_f32(long rows, long tables, long tau, long out_dim, MemorySegment code, long ldcode, MemorySegment score, long ldscore, MemorySegment table, MemorySegment bias, MemorySegment out, long ldout) {
-        var mh$ = lffn_gather_accum_f32.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("lffn_gather_accum_f32", rows, tables, tau, out_dim, code, ldcode, score, ldscore, table, bias, out, ldout);
-            }
-            return (int)mh$.invokeExact(rows, tables, tau, out_dim, code, ldcode, score, ldscore, table, bias, out, ldout);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class lffn_gather_accum_bf16 {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            lookupffn_h.C_INT,
-            lookupffn_h.C_LONG,
-            lookupffn_h.C_LONG,
-            lookupffn_h.C_LONG,
-            lookupffn_h.C_LONG,
-            lookupffn_h.C_POINTER,
-            lookupffn_h.C_LONG,
-            lookupffn_h.C_POINTER,
-            lookupffn_h.C_LONG,
-            lookupffn_h.C_POINTER,
-            lookupffn_h.C_POINTER,
-            lookupffn_h.C_POINTER,
-            lookupffn_h.C_LONG
-        );
-
-        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_gather_accum_bf16");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_bf16(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const uint16_t *table, const float *bias, float *out, int64_t ldout)
-     * }
-     */
-    public static FunctionDescriptor lffn_gather_accum_bf16$descriptor() {
-        return lffn_gather_accum_bf16.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_bf16(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const uint16_t *table, const float *bias, float *out, int64_t ldout)
-     * }
-     */
-    public static MethodHandle lffn_gather_accum_bf16$handle() {
-        return lffn_gather_accum_bf16.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_bf16(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const uint16_t *table, const float *bias, float *out, int64_t ldout)
-     * }
-     */
-    public static MemorySegment lffn_gather_accum_bf16$address() {
-        return lffn_gather_accum_bf16.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_bf16(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const uint16_t *table, const float *bias, float *out, int64_t ldout)
-     * }
-     */
-    public static int lffn_gather_accum_bf16(long rows, long tables, long tau, long out_dim, MemorySegment code, long ldcode, MemorySegment score, long ldscore, MemorySegment table, MemorySegment bias, MemorySegment out, long ldout) {
-        var mh$ = lffn_gather_accum_bf16.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("lffn_gather_accum_bf16", rows, tables, tau, out_dim, code, ldcode, score, ldscore, table, bias, out, ldout);
-            }
-            return (int)mh$.invokeExact(rows, tables, tau, out_dim, code, ldcode, score, ldscore, table, bias, out, ldout);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -996,7 +1032,7 @@ public class lookupffn_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, int32_t trans_b, const float *bias, lffn_epilogue_t epilogue, float *c, int64_t ldc)
+     * lffn_status_t lffn_gemm_f32(int64_t m, int64_t n, int64_t k, const float * a, int64_t lda, const float * b, int64_t ldb, int32_t trans_b, const float * bias, lffn_epilogue_t epilogue, float * c, int64_t ldc)
      * }
      */
     public static FunctionDescriptor lffn_gemm_f32$descriptor() {
@@ -1006,7 +1042,7 @@ public class lookupffn_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, int32_t trans_b, const float *bias, lffn_epilogue_t epilogue, float *c, int64_t ldc)
+     * lffn_status_t lffn_gemm_f32(int64_t m, int64_t n, int64_t k, const float * a, int64_t lda, const float * b, int64_t ldb, int32_t trans_b, const float * bias, lffn_epilogue_t epilogue, float * c, int64_t ldc)
      * }
      */
     public static MethodHandle lffn_gemm_f32$handle() {
@@ -1016,7 +1052,7 @@ public class lookupffn_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, int32_t trans_b, const float *bias, lffn_epilogue_t epilogue, float *c, int64_t ldc)
+     * lffn_status_t lffn_gemm_f32(int64_t m, int64_t n, int64_t k, const float * a, int64_t lda, const float * b, int64_t ldb, int32_t trans_b, const float * bias, lffn_epilogue_t epilogue, float * c, int64_t ldc)
      * }
      */
     public static MemorySegment lffn_gemm_f32$address() {
@@ -1025,7 +1061,7 @@ public class lookupffn_h {
 
     /**
      * {@snippet lang=c :
-     * lffn_status_t lffn_gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, int32_t trans_b, const float *bias, lffn_epilogue_t epilogue, float *c, int64_t ldc)
+     * lffn_status_t lffn_gemm_f32(int64_t m, int64_t n, int64_t k, const float * a, int64_t lda, const float * b, int64_t ldb, int32_t trans_b, const float * bias, lffn_epilogue_t epilogue, float * c, int64_t ldc)
      * }
      */
     public static int lffn_gemm_f32(long m, long n, long k, MemorySegment a, long lda, MemorySegment b, long ldb, int trans_b, MemorySegment bias, int epilogue, MemorySegment c, long ldc) {
@@ -1118,7 +1154,7 @@ public class lookupffn_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gemm_pack_b_f32(int64_t n, int64_t k, const float *b, int64_t ldb, int32_t trans_b, float *packed)
+     * lffn_status_t lffn_gemm_pack_b_f32(int64_t n, int64_t k, const float * b, int64_t ldb, int32_t trans_b, float * packed)
      * }
      */
     public static FunctionDescriptor lffn_gemm_pack_b_f32$descriptor() {
@@ -1128,7 +1164,7 @@ public class lookupffn_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gemm_pack_b_f32(int64_t n, int64_t k, const float *b, int64_t ldb, int32_t trans_b, float *packed)
+     * lffn_status_t lffn_gemm_pack_b_f32(int64_t n, int64_t k, const float * b, int64_t ldb, int32_t trans_b, float * packed)
      * }
      */
     public static MethodHandle lffn_gemm_pack_b_f32$handle() {
@@ -1138,7 +1174,7 @@ public class lookupffn_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gemm_pack_b_f32(int64_t n, int64_t k, const float *b, int64_t ldb, int32_t trans_b, float *packed)
+     * lffn_status_t lffn_gemm_pack_b_f32(int64_t n, int64_t k, const float * b, int64_t ldb, int32_t trans_b, float * packed)
      * }
      */
     public static MemorySegment lffn_gemm_pack_b_f32$address() {
@@ -1147,7 +1183,7 @@ public class lookupffn_h {
 
     /**
      * {@snippet lang=c :
-     * lffn_status_t lffn_gemm_pack_b_f32(int64_t n, int64_t k, const float *b, int64_t ldb, int32_t trans_b, float *packed)
+     * lffn_status_t lffn_gemm_pack_b_f32(int64_t n, int64_t k, const float * b, int64_t ldb, int32_t trans_b, float * packed)
      * }
      */
     public static int lffn_gemm_pack_b_f32(long n, long k, MemorySegment b, long ldb, int trans_b, MemorySegment packed) {
@@ -1185,7 +1221,7 @@ public class lookupffn_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *packed_b, const float *bias, lffn_epilogue_t epilogue, float *c, int64_t ldc)
+     * lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, const float * a, int64_t lda, const float * packed_b, const float * bias, lffn_epilogue_t epilogue, float * c, int64_t ldc)
      * }
      */
     public static FunctionDescriptor lffn_gemm_packed_f32$descriptor() {
@@ -1195,7 +1231,7 @@ public class lookupffn_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *packed_b, const float *bias, lffn_epilogue_t epilogue, float *c, int64_t ldc)
+     * lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, const float * a, int64_t lda, const float * packed_b, const float * bias, lffn_epilogue_t epilogue, float * c, int64_t ldc)
      * }
      */
     public static MethodHandle lffn_gemm_packed_f32$handle() {
@@ -1205,7 +1241,7 @@ public class lookupffn_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *packed_b, const float *bias, lffn_epilogue_t epilogue, float *c, int64_t ldc)
+     * lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, const float * a, int64_t lda, const float * packed_b, const float * bias, lffn_epilogue_t epilogue, float * c, int64_t ldc)
      * }
      */
     public static MemorySegment lffn_gemm_packed_f32$address() {
@@ -1214,7 +1250,7 @@ public class lookupffn_h {
 
     /**
      * {@snippet lang=c :
-     * lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *packed_b, const float *bias, lffn_epilogue_t epilogue, float *c, int64_t ldc)
+     * lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, const float * a, int64_t lda, const float * packed_b, const float * bias, lffn_epilogue_t epilogue, float * c, int64_t ldc)
      * }
      */
     public static int lffn_gemm_packed_f32(long m, long n, long k, MemorySegment a, long lda, MemorySegment packed_b, MemorySegment bias, int epilogue, MemorySegment c, long ldc) {
@@ -1309,7 +1345,7 @@ public class lookupffn_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float *table, int32_t bf16, void *packed)
+     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float * table, int32_t bf16, void * packed)
      * }
      */
     public static FunctionDescriptor lffn_tables_pack_f32$descriptor() {
@@ -1319,7 +1355,7 @@ public class lookupffn_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float *table, int32_t bf16, void *packed)
+     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float * table, int32_t bf16, void * packed)
      * }
      */
     public static MethodHandle lffn_tables_pack_f32$handle() {
@@ -1329,7 +1365,7 @@ public class lookupffn_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float *table, int32_t bf16, void *packed)
+     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float * table, int32_t bf16, void * packed)
      * }
      */
     public static MemorySegment lffn_tables_pack_f32$address() {
@@ -1338,7 +1374,7 @@ public class lookupffn_h {
 
     /**
      * {@snippet lang=c :
-     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float *table, int32_t bf16, void *packed)
+     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float * table, int32_t bf16, void * packed)
      * }
      */
     public static int lffn_tables_pack_f32(long tables, long tau, long out_dim, MemorySegment table, int bf16, MemorySegment packed) {
@@ -1379,7 +1415,7 @@ public class lookupffn_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const void *packed, int32_t bf16, const float *bias, float *out, int64_t ldout)
+     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t * code, int64_t ldcode, const float * score, int64_t ldscore, const void * packed, int32_t bf16, const float * bias, float * out, int64_t ldout)
      * }
      */
     public static FunctionDescriptor lffn_gather_accum_packed$descriptor() {
@@ -1389,7 +1425,7 @@ public class lookupffn_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const void *packed, int32_t bf16, const float *bias, float *out, int64_t ldout)
+     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t * code, int64_t ldcode, const float * score, int64_t ldscore, const void * packed, int32_t bf16, const float * bias, float * out, int64_t ldout)
      * }
      */
     public static MethodHandle lffn_gather_accum_packed$handle() {
@@ -1399,7 +1435,7 @@ public class lookupffn_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const void *packed, int32_t bf16, const float *bias, float *out, int64_t ldout)
+     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t * code, int64_t ldcode, const float * score, int64_t ldscore, const void * packed, int32_t bf16, const float * bias, float * out, int64_t ldout)
      * }
      */
     public static MemorySegment lffn_gather_accum_packed$address() {
@@ -1408,7 +1444,7 @@ public class lookupffn_h {
 
     /**
      * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t *code, int64_t ldcode, const float *score, int64_t ldscore, const void *packed, int32_t bf16, const float *bias, float *out, int64_t ldout)
+     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t * code, int64_t ldcode, const float * score, int64_t ldscore, const void * packed, int32_t bf16, const float * bias, float * out, int64_t ldout)
      * }
      */
     public static int lffn_gather_accum_packed(long rows, long tables, long tau, long out_dim, MemorySegment code, long ldcode, MemorySegment score, long ldscore, MemorySegment packed, int bf16, MemorySegment bias, MemorySegment out, long ldout) {
@@ -1519,7 +1555,7 @@ public class lookupffn_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const float *proj_weight, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float *out, int64_t ldout)
+     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const void *packed_proj, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float * out, int64_t ldout)
      * }
      */
     public static FunctionDescriptor lffn_lookupffn_forward_f32$descriptor() {
@@ -1529,7 +1565,7 @@ public class lookupffn_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const float *proj_weight, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float *out, int64_t ldout)
+     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const void *packed_proj, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float * out, int64_t ldout)
      * }
      */
     public static MethodHandle lffn_lookupffn_forward_f32$handle() {
@@ -1539,7 +1575,7 @@ public class lookupffn_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const float *proj_weight, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float *out, int64_t ldout)
+     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const void *packed_proj, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float * out, int64_t ldout)
      * }
      */
     public static MemorySegment lffn_lookupffn_forward_f32$address() {
@@ -1548,16 +1584,16 @@ public class lookupffn_h {
 
     /**
      * {@snippet lang=c :
-     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const float *proj_weight, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float *out, int64_t ldout)
+     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const void *packed_proj, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float * out, int64_t ldout)
      * }
      */
-    public static int lffn_lookupffn_forward_f32(long rows, long dim, long padded_dim, long block, long repeats, long tables, long tau, long out_dim, MemorySegment x, long ldx, MemorySegment ln_weight, MemorySegment ln_bias, float eps, MemorySegment proj_weight, MemorySegment proj_bias, MemorySegment packed_tables, int bf16, MemorySegment bias, MemorySegment workspace, MemorySegment out, long ldout) {
+    public static int lffn_lookupffn_forward_f32(long rows, long dim, long padded_dim, long block, long repeats, long tables, long tau, long out_dim, MemorySegment x, long ldx, MemorySegment ln_weight, MemorySegment ln_bias, float eps, MemorySegment packed_proj, MemorySegment proj_bias, MemorySegment packed_tables, int bf16, MemorySegment bias, MemorySegment workspace, MemorySegment out, long ldout) {
         var mh$ = lffn_lookupffn_forward_f32.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("lffn_lookupffn_forward_f32", rows, dim, padded_dim, block, repeats, tables, tau, out_dim, x, ldx, ln_weight, ln_bias, eps, proj_weight, proj_bias, packed_tables, bf16, bias, workspace, out, ldout);
+                traceDowncall("lffn_lookupffn_forward_f32", rows, dim, padded_dim, block, repeats, tables, tau, out_dim, x, ldx, ln_weight, ln_bias, eps, packed_proj, proj_bias, packed_tables, bf16, bias, workspace, out, ldout);
             }
-            return (int)mh$.invokeExact(rows, dim, padded_dim, block, repeats, tables, tau, out_dim, x, ldx, ln_weight, ln_bias, eps, proj_weight, proj_bias, packed_tables, bf16, bias, workspace, out, ldout);
+            return (int)mh$.invokeExact(rows, dim, padded_dim, block, repeats, tables, tau, out_dim, x, ldx, ln_weight, ln_bias, eps, packed_proj, proj_bias, packed_tables, bf16, bias, workspace, out, ldout);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }

@@ -85,6 +85,8 @@ public final class KernelBreakdown {
             MemorySegment tf = arena.allocate(Kernels.tablesPackSize(h, tau, o, false), 64), tb = arena.allocate(Kernels.tablesPackSize(h, tau, o, true), 64);
             Kernels.tablesPack(h, tau, o, table, false, tf);
             Kernels.tablesPack(h, tau, o, table, true, tb);
+            MemorySegment pwPacked = arena.allocate(Kernels.bh4PackSize(d, p, b, r, bits), 64);
+            Kernels.bh4Pack(d, p, b, r, bits, pw, pwPacked);
             long wsBh4 = Kernels.bh4WorkspaceSize(n, p), wsFused = Kernels.lookupffnWorkspaceSize(n, d, p, h, tau);
             MemorySegment[] bh4Ws = new MemorySegment[t], fusedWs = new MemorySegment[t];
             for (int i = 0; i < t; i++) {
@@ -113,7 +115,7 @@ public final class KernelBreakdown {
             for (boolean bf16 : new boolean[] {false, true}) {
                 MemorySegment tab = bf16 ? tb : tf;
                 double f = time(progress, () -> pool.forRanges(n, 64, (wk, s, e) -> Kernels.lookupffnForward(e - s, d, p, b, r, h, tau,
-                        o, x.asSlice(s * d * 4, (e - s) * d * 4), d, gamma, beta, 1e-5f, pw, pb, tab, bf16, bias, fusedWs[wk],
+                        o, x.asSlice(s * d * 4, (e - s) * d * 4), d, gamma, beta, 1e-5f, pwPacked, pb, tab, bf16, bias, fusedWs[wk],
                         out.asSlice(s * o * 4, (e - s) * o * 4), o)));
                 kernels.add(new Kernel(bf16 ? "fused_layer_bf16" : "fused_layer_f32", f, bh4Flops + 2.0 * h * o * n,
                         (8.0 * d + (bf16 ? 2.0 : 4.0) * h * o) * n, "all"));

@@ -139,9 +139,11 @@ class KernelsFuzzTest {
                 MemorySegment code = s.of(s.bytes(m, n, 4));
                 if (code != null && code.isNative() && code.scope().isAlive() && code.isAccessibleBy(Thread.currentThread()))
                     for (long i = 0; i + 4 <= code.byteSize(); i += 4) code.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, i, data.consumeInt());
-                long rowsOfTable = tau >= 1 && tau <= 10 ? n << tau : 1;
-                Kernels.gatherAccum(m, n, tau, k, code, n, s.of(s.bytes(m, n, 4)), n, s.of(s.bytes(rowsOfTable, k, 4)),
-                        data.consumeBoolean(), null, s.near(code, s.bytes(m, k, 4)), k);
+                // fuzzed codes (any int, in or out of [0, 2^tau)) into packed tables
+                boolean bf16 = data.consumeBoolean();
+                long size = n > 0 && n < 64 && k > 0 && k < 256 && tau >= 1 && tau <= 10 ? Kernels.tablesPackSize(n, tau, k, bf16) : 64;
+                Kernels.gatherAccumPacked(m, n, tau, k, code, n, s.of(s.bytes(m, n, 4)), n, s.of(size), bf16, null,
+                        s.near(code, s.bytes(m, k, 4)), k);
             }
             case 5 -> {
                 long tau = data.consumeLong(-2, 10);

@@ -34,9 +34,14 @@ public final class EmbedCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--model", paramLabel = "DIR|FILE",
-            description = "A HuggingFace folder (config.json, model.safetensors or model.onnx, tokenizer.json), an .onnx "
-                    + "file or a .safetensors file with tokenizer.json beside it (default: the embedded all-MiniLM-L6-v2).")
+            description = "A HuggingFace folder (config.json, model.safetensors, pytorch_model.bin or model.onnx, "
+                    + "tokenizer.json), an .onnx, .safetensors, .ckpt or .bin file with tokenizer.json beside it "
+                    + "(default: the embedded all-MiniLM-L6-v2).")
     Path model;
+
+    @Option(names = "--config", paramLabel = "C",
+            description = "The model's configuration (config.json or the training config file), when it is not beside --model.")
+    Path config;
 
     @Option(names = "--pooling", paramLabel = "mean|cls",
             description = "Token pooling (default: the model's, else mean).")
@@ -79,7 +84,8 @@ public final class EmbedCommand implements Callable<Integer> {
                 default -> throw new ParameterException(spec.commandLine(), "--pooling must be mean or cls, got " + pooling);
             };
         }
-        Encoder.Options options = new Encoder.Options(p, normalize, batchSize, threads == null ? 0 : threads);
+        if (config != null && model == null) throw new ParameterException(spec.commandLine(), "--config needs --model");
+        Encoder.Options options = new Encoder.Options(p, normalize, batchSize, threads == null ? 0 : threads).withConfig(config);
         PrintWriter out = spec.commandLine().getOut();
         try (Encoder encoder = model == null ? Encoder.loadDefault(options) : Encoder.load(model, options);
              InputStreamReader reader = new InputStreamReader(stdin, StandardCharsets.UTF_8)) {

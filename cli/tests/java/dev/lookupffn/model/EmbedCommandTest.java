@@ -10,8 +10,11 @@ import java.io.ByteArrayInputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The embed command: stdin lines in, one JSON array per line out, equal to the Java API's embeddings. */
@@ -87,6 +90,22 @@ class EmbedCommandTest {
                 for (int k = 0; k < arr.size(); k++) assertEquals(want[i][k], arr.get(k).floatValue(), 1e-6f, "line " + i);
             }
         }
+    }
+
+    @Test
+    void configGoesToTheModelLoader(@TempDir Path dir) throws Exception {
+        // a checkpoint alone: without --config its configuration is missing; with it the model loads and what is
+        // missing next is the tokenizer (the authors' checkpoints ship none)
+        Path run = Path.of("tests/resources/fixtures/authors-checkpoints/pub-bh4r2");
+        Path ckpt = Files.copy(run.resolve("last.ckpt"), dir.resolve("last.ckpt"));
+        String[] without = run("x\n", "--model", ckpt.toString());
+        assertEquals("1", without[0], without[2]);
+        assertTrue(without[2].contains("num_attention_heads"), without[2]);
+        String[] with = run("x\n", "--model", ckpt.toString(), "--config", run.resolve("training-config.py").toString());
+        assertEquals("1", with[0], with[2]);
+        assertTrue(with[2].toLowerCase(java.util.Locale.ROOT).contains("tokenizer") && !with[2].contains("num_attention_heads"),
+                with[2]);
+        assertEquals("2", run("x\n", "--config", run.resolve("training-config.py").toString())[0]);
     }
 
     @Test

@@ -365,8 +365,12 @@ public final class LookupFfn implements AutoCloseable {
                 arena.allocate(g * c.tables() * 4, 64), arena.allocate(g * c.tables() * 4, 64), MemorySegment.NULL);
     }
 
-    /** Intermediates of one forward pass, for tests and debugging: owned tensors, close them. */
-    public record Trace(Tensor ln, Tensor z, Tensor code, Tensor score, Tensor out) implements AutoCloseable {
+    /**
+     * Intermediates of the unfused chain of public kernels (LayerNorm, projection, hash, packed gather), for the
+     * tests that check those kernels against the fixtures' intermediates; {@link #forward} runs the fused kernel,
+     * which the tests judge on its own output. Owned tensors: close them.
+     */
+    record Trace(Tensor ln, Tensor z, Tensor code, Tensor score, Tensor out) implements AutoCloseable {
         @Override
         public void close() {
             ln.close();
@@ -377,8 +381,8 @@ public final class LookupFfn implements AutoCloseable {
         }
     }
 
-    /** Runs the pipeline single-threaded and keeps every intermediate (SPEC.md steps 1–4). */
-    public Trace trace(Tensor x) {
+    /** Runs the unfused pipeline single-threaded and keeps every intermediate (SPEC.md steps 1–4). */
+    Trace trace(Tensor x) {
         gate.enter();
         try {
             return traced(x);

@@ -16,6 +16,8 @@ import dev.lookupffn.tensor.DType;
 import dev.lookupffn.tensor.Tensor;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -111,31 +113,39 @@ class LookupFfnTest {
         ReferenceLookupFfn ref = reference(c, params);
         try (LookupFfn layer = LookupFfn.fromTensors(params::get, c.name(), LookupFfn.Options.DEFAULT);
              Tensor x = randomInput(rnd, c.batch(), c.d());
-             Tensor out = layer.forward(x);
-             LookupFfn.Trace trace = layer.trace(x)) {
+             Tensor out = layer.forward(x)) {
+            // judges what production runs (forward, the fused kernel), row by row against float64: where a hash
+            // value is within rounding of zero (SPEC.md, "Numerics") the layer may legitimately read the other row,
+            // so each such bit is tried both ways and the closest reference row is the one compared
             float[] xs = x.toFloatArray(), got = out.toFloatArray();
-            int[] codes = ints(trace.code());
             double[] want = new double[c.batch() * c.o()];
             for (int b = 0; b < c.batch(); b++) {
                 float[] row = new float[c.d()];
                 System.arraycopy(xs, b * c.d(), row, 0, c.d());
                 ReferenceLookupFfn.Row r = ref.forward(row);
-                int[] mine = new int[c.h()];
-                System.arraycopy(codes, b * c.h(), mine, 0, c.h());
                 double zMax = 0;
                 for (double v : r.z()) zMax = Math.max(zMax, Math.abs(v));
-                for (int k = 0; k < c.h(); k++) {
-                    int flipped = mine[k] ^ r.code()[k];
+                List<int[]> ambiguous = new ArrayList<>(); // (table, bit mask) of near-zero hash values
+                for (int k = 0; k < c.h(); k++)
                     for (int j = 0; j < c.tau(); j++)
-                        if ((flipped >> (c.tau() - 1 - j) & 1) != 0) {
-                            double zv = r.z()[k * c.tau() + j];
-                            assertTrue(Math.abs(zv) <= SIGN_FLIP_TOLERANCE * zMax,
-                                    c + " row " + b + " table " + k + ": code differs where z = " + zv);
-                        }
+                        if (Math.abs(r.z()[k * c.tau() + j]) <= SIGN_FLIP_TOLERANCE * zMax)
+                            ambiguous.add(new int[] {k, 1 << (c.tau() - 1 - j)});
+                assertTrue(ambiguous.size() <= 8, c + " row " + b + ": " + ambiguous.size() + " hash values near zero");
+                double[] best = null;
+                double bestErr = Double.POSITIVE_INFINITY;
+                for (int flips = 0; flips < 1 << ambiguous.size(); flips++) {
+                    int[] codes = r.code().clone();
+                    for (int i = 0; i < ambiguous.size(); i++)
+                        if ((flips >> i & 1) != 0) codes[ambiguous.get(i)[0]] ^= ambiguous.get(i)[1];
+                    double[] o = ref.gather(codes, r.score());
+                    double e = 0;
+                    for (int j = 0; j < c.o(); j++) e += (got[b * c.o() + j] - o[j]) * (got[b * c.o() + j] - o[j]);
+                    if (e < bestErr) {
+                        bestErr = e;
+                        best = o;
+                    }
                 }
-                // where a near-zero bit flipped, the layer legitimately read another row: compare with that one
-                double[] o = ref.gather(mine, r.score());
-                System.arraycopy(o, 0, want, b * c.o(), c.o());
+                System.arraycopy(best, 0, want, b * c.o(), c.o());
             }
             double err = Reference.relativeError(got, want);
             assertTrue(err <= MAX_REL_ERR, c + " on " + isa + ": relative error " + err);

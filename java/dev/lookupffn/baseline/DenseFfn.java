@@ -1,5 +1,6 @@
 package dev.lookupffn.baseline;
 
+import dev.lookupffn.ffi.OneDnn;
 import dev.lookupffn.LookupFfnException.ShapeException;
 import dev.lookupffn.ffi.Kernels;
 import dev.lookupffn.runtime.CallGate;

@@ -456,18 +456,26 @@ public final class Encoder implements AutoCloseable {
         return out;
     }
 
-    /** Pools sequence {@code b} of a [batch · seqLen, hidden] output, then L2-normalises when asked. */
-    private float[] pool(Tensor hidden, Batch batch, int b) {
-        return pool(hidden.segment(), batch, b, dimension(), pooling, normalize);
+    /**
+     * The embedding of sequence {@code b} of a {@link #forward(Batch)} output [batch · seqLen, hidden], pooled and
+     * normalised as {@link #embed} does (the same bits): for callers that run the forward pass themselves, e.g.
+     * the Spark integration.
+     */
+    public float[] pool(Tensor sequenceOutput, Batch batch, int b) {
+        long n = (long) batch.batchSize() * batch.seqLen();
+        if (sequenceOutput.rank() != 2 || sequenceOutput.dim(0) != n || sequenceOutput.dim(1) != dimension())
+            throw new ShapeException("sequence output should be [" + n + ", " + dimension() + "], got "
+                    + Arrays.toString(sequenceOutput.shape()));
+        if (b < 0 || b >= batch.batchSize())
+            throw new ShapeException("sequence " + b + " is not in a batch of " + batch.batchSize());
+        return pool(sequenceOutput.segment(), batch, b, dimension(), pooling, normalize);
     }
 
     /**
      * Pools sequence {@code b} of a [batch · seqLen, h] output held in {@code x}: the mean over tokens whose
-     * attention mask is 1 (or the CLS row), accumulated in double, then L2-normalised when asked. Shared by
-     * every caller that runs {@link TransformerEncoder#forward} itself (e.g. the Spark integration), so all
-     * produce the same bits.
+     * attention mask is 1 (or the CLS row), accumulated in double, then L2-normalised when asked.
      */
-    public static float[] pool(MemorySegment x, Batch batch, int b, int h, Pooling pooling, boolean normalize) {
+    private static float[] pool(MemorySegment x, Batch batch, int b, int h, Pooling pooling, boolean normalize) {
         int t = batch.seqLen();
         double[] acc = new double[h];
         int count = 0;

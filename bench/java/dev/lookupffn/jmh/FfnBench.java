@@ -1,7 +1,7 @@
 package dev.lookupffn.jmh;
 
 import dev.lookupffn.baseline.DenseFfn;
-import dev.lookupffn.baseline.OneDnn;
+import dev.lookupffn.ffi.OneDnn;
 import dev.lookupffn.layer.LookupFfn;
 import dev.lookupffn.parallel.WorkerPool;
 import dev.lookupffn.tensor.DType;

@@ -1,6 +1,6 @@
 package dev.lookupffn.jmh;
 
-import dev.lookupffn.baseline.OneDnn;
+import dev.lookupffn.ffi.OneDnn;
 import dev.lookupffn.ffi.Kernels;
 import dev.lookupffn.parallel.WorkerPool;
 import dev.lookupffn.tensor.Tensor;

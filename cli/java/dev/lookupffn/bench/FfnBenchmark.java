@@ -2,7 +2,7 @@ package dev.lookupffn.bench;
 
 import dev.lookupffn.LookupFfnException.ShapeException;
 import dev.lookupffn.baseline.DenseFfn;
-import dev.lookupffn.baseline.OneDnn;
+import dev.lookupffn.ffi.OneDnn;
 import dev.lookupffn.ffi.Kernels;
 import dev.lookupffn.layer.LookupFfn;
 import dev.lookupffn.parallel.WorkerPool;

@@ -83,7 +83,7 @@ final class TaskEmbedder implements AutoCloseable {
             Tensor hidden = Tensor.wrap(rows((long) batch.rows() * h), DType.F32, batch.rows(), h);
             model.forward(batch, hidden, pool);
             for (int k = s; k < e; k++)
-                out[order.get(k)] = Encoder.pool(hidden.segment(), batch, k - s, h, encoder.pooling(), encoder.normalizes());
+                out[order.get(k)] = encoder.pool(hidden, batch, k - s);
         }
         return out;
     }

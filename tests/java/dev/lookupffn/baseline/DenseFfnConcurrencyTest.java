@@ -1,5 +1,6 @@
 package dev.lookupffn.baseline;
 
+import dev.lookupffn.ffi.OneDnn;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;

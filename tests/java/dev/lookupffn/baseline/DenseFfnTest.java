@@ -1,5 +1,6 @@
 package dev.lookupffn.baseline;
 
+import dev.lookupffn.ffi.OneDnn;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lookupffn.ffi.Isa;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lookupffn.LookupFfnException.ShapeException;
-import dev.lookupffn.baseline.OneDnn;
+import dev.lookupffn.ffi.OneDnn;
 import dev.lookupffn.tensor.DType;
 import dev.lookupffn.tensor.Tensor;
 import java.lang.foreign.Arena;

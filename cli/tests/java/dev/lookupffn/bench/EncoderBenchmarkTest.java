@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.lookupffn.baseline.OneDnn;
+import dev.lookupffn.ffi.OneDnn;
 import dev.lookupffn.cli.Main;
 import dev.lookupffn.ffi.Reference;
 import dev.lookupffn.model.TransformerEncoder;

@@ -1,4 +1,4 @@
-package dev.lookupffn.baseline;
+package dev.lookupffn.ffi;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -20,7 +20,7 @@ import java.nio.file.Path;
 /**
  * The oneDNN baseline (liblookupffn_onednn.so, a thin C wrapper over oneDNN built when CMake finds oneDNN; see
  * native/onednn/lffn_onednn.h). Bound here by hand: it is a benchmark companion, not part of the public ABI.
- * Sizes are validated by the callers ({@link DenseFfn}) before any call.
+ * Sizes are validated by the callers ({@link dev.lookupffn.baseline.DenseFfn}) before any call.
  */
 public final class OneDnn {
     private static final Linker LINKER = Linker.nativeLinker();

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.lookupffn.LookupFfnException.ShapeException;
 import dev.lookupffn.model.Encoder;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -17,7 +16,6 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -42,6 +40,9 @@ public final class FillMaskCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "C", description = "The model's configuration file (config.json or training config).")
     Path config;
 
+    /** More predictions per mask than any vocabulary has tokens is a mistake, not a request. */
+    static final int MAX_TOP_K = 1 << 20;
+
     @Option(names = "--top-k", defaultValue = "5", paramLabel = "K", description = "Tokens per mask (default: ${DEFAULT-VALUE}).")
     int topK;
 
@@ -64,13 +65,13 @@ public final class FillMaskCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (topK < 1) throw new ParameterException(spec.commandLine(), "--top-k must be at least 1, got " + topK);
-        if (threads != null && threads < 1)
-            throw new ParameterException(spec.commandLine(), "--threads must be at least 1, got " + threads);
+        Args.inRange(spec, "--top-k", topK, 1, MAX_TOP_K);
+        Args.threads(spec, threads);
         Encoder.Options options = Encoder.Options.DEFAULT.withThreads(threads == null ? 0 : threads).withConfig(config);
         PrintWriter out = spec.commandLine().getOut();
         try (Encoder encoder = Encoder.load(model, options);
-             BufferedReader in = new BufferedReader(new InputStreamReader(stdin, StandardCharsets.UTF_8))) {
+             InputStreamReader reader = new InputStreamReader(stdin, StandardCharsets.UTF_8)) {
+            LineReader in = new LineReader(reader); // one output line per input line: split at \n only, as embed
             // fail before reading stdin when the model cannot fill masks at all
             if (encoder.tokenizer() == null)
                 throw new ShapeException(model + ": no tokenizer.json beside the model; fill-mask needs one to turn text into ids");

@@ -15,7 +15,6 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -55,8 +54,7 @@ final class ForwardCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (threads != null && threads < 1)
-            throw new ParameterException(spec.commandLine(), "--threads must be at least 1, got " + threads);
+        Args.threads(spec, threads);
         Encoder.Options options = Encoder.Options.DEFAULT.withThreads(threads == null ? 0 : threads).withConfig(config);
         try (SafetensorsFile in = SafetensorsFile.open(input); Encoder encoder = Encoder.load(model, options)) {
             if (!in.contains("input_ids")) throw new FormatException(input + ": no tensor 'input_ids'");

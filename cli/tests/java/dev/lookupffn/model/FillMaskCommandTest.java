@@ -120,5 +120,19 @@ class FillMaskCommandTest {
         assertTrue(r[2].contains("no tokenizer.json"), r[2]);
         String[] k = run("", "--model", FIXTURE.toString(), "--top-k", "0");
         assertEquals("2", k[0], k[2]);
+        // thread counts in range before any model is loaded (35000 threads used to end in an OutOfMemoryError)
+        String[] t = run("", "--model", FIXTURE.toString(), "--threads", "35000");
+        assertEquals("2", t[0], t[2]);
+        assertTrue(t[2].contains("--threads"), t[2]);
+    }
+
+    @Test
+    void oneOutputLinePerInputLineWhateverTheCarriageReturns(@TempDir Path dir) throws Exception {
+        Files.copy(FIXTURE.resolve("last.ckpt"), dir.resolve("last.ckpt"));
+        Files.copy(FIXTURE.resolve("config.json"), dir.resolve("config.json"));
+        writeTokenizer(dir.resolve("tokenizer.json"));
+        String[] r = run("the <mask>\rcat\r\n<mask> dog\n", "--model", dir.resolve("last.ckpt").toString());
+        assertEquals("0", r[0], r[2]);
+        assertEquals(2, r[1].split("\n").length, r[1]);
     }
 }

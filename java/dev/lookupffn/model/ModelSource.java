@@ -4,8 +4,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lookupffn.LookupFfnException.FormatException;
 import dev.lookupffn.pytorch.TorchCheckpoint;
 import dev.lookupffn.safetensors.SafetensorsFile;
+import dev.lookupffn.tensor.DType;
 import dev.lookupffn.tensor.Tensor;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -95,6 +97,8 @@ public final class ModelSource implements AutoCloseable {
             raw.putAll(ckpt.tensors());
         }
         try {
+            // compact tables, their scales and the metadata agree before anything reads a table
+            CompactTables.check(weights.toString(), raw, meta);
             String prefix = null;
             for (String p : PREFIXES)
                 if (raw.containsKey(p + "embeddings.word_embeddings.weight")) {
@@ -212,26 +216,51 @@ public final class ModelSource implements AutoCloseable {
         return TransformerEncoder.create(config, weights());
     }
 
+    /** As {@link #build()}, with loading options (e.g. how LookupFFN layers store their tables). */
+    public TransformerEncoder build(TransformerEncoder.Options options) {
+        return TransformerEncoder.create(config, weights(), options);
+    }
+
     /**
      * The model's tensors under the authors' names as {@code convert} writes them: the file's names without a
-     * Lightning module's prefix ({@code model.}), so {@code roberta.…} and {@code lm_head.…}.
+     * Lightning module's prefix ({@code model.}), so {@code roberta.…} and {@code lm_head.…}, with the LookupFFN
+     * tables stored as {@code tableDType}: F32, BF16, or I8 beside F32 {@code …FFN.tables_scale} ({@link
+     * CompactTables}). Converted tables are allocated in {@code arena}; every other tensor, and tables already
+     * stored that way, are views of the open file.
      */
-    public Map<String, Tensor> exportTensors() {
+    public Map<String, Tensor> exportTensors(DType tableDType, Arena arena) {
         Map<String, Tensor> out = new LinkedHashMap<>();
-        for (var e : raw.entrySet())
-            if (e.getKey().startsWith(headPrefix)) out.put(e.getKey().substring(headPrefix.length()), e.getValue());
+        for (var e : raw.entrySet()) {
+            String name = e.getKey();
+            if (!name.startsWith(headPrefix) || CompactTables.isScale(name)) continue; // scales go with their tables
+            String n = name.substring(headPrefix.length());
+            if (CompactTables.isTables(name))
+                CompactTables.export(weightsFile + ": tensor '" + name + "'", e.getValue(),
+                        raw.get(CompactTables.scaleName(name)), tableDType, arena, n, out);
+            else
+                out.put(n, e.getValue());
+        }
         return out;
     }
 
-    /** The configuration as safetensors metadata, read back when the converted file is loaded. */
-    public Map<String, String> exportMetadata() {
+    /**
+     * The configuration as safetensors metadata, read back when the converted file is loaded, and the tables'
+     * storage ({@code lookupffn_tables_dtype}: f32, bf16 or int8).
+     */
+    public Map<String, String> exportMetadata(DType tableDType) {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("format", "pt");
         m.put("converted_from", weightsFile.getFileName().toString());
         if (training != null) m.putAll(training.toMetadata());
         else if (hfConfigJson != null) m.putAll(hfConfigJson);
         else metadata.forEach((k, v) -> { if (!k.equals("format")) m.put(k, v); }); // the older pre-norm layout
+        m.put(CompactTables.METADATA_KEY, CompactTables.name(tableDType));
         return m;
+    }
+
+    /** Whether the model has LookupFFN layers (tables that {@code convert --dtype} can store compactly). */
+    public boolean hasLookupTables() {
+        return raw.keySet().stream().anyMatch(n -> n.startsWith(prefix) && CompactTables.isTables(n));
     }
 
     @Override

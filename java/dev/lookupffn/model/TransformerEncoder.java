@@ -84,16 +84,18 @@ public final class TransformerEncoder implements AutoCloseable {
     }
 
     /**
-     * Loading options. {@code lookupTableDType}: how LookupFFN layers store their tables (F32, or BF16 for half
-     * the bytes). {@code externalFfn}: for layer i, a block that replaces the layer's pre-norm FFN (its FFN.*
-     * weights are then not read), or null to keep the layer's own; null for none.
+     * Loading options. {@code lookupTableDType}: how LookupFFN layers store their tables — F32: as the weights
+     * hold them (fp32, or the bf16 / int8 tables of a file written by {@code convert --dtype}, kept compact); BF16
+     * for half the fp32 bytes; I8 for a quarter (symmetric int8, one scale per table row and 64 columns). Int8
+     * tables in the weights load only as int8. {@code externalFfn}: for layer i, a block that replaces the layer's
+     * pre-norm FFN (its FFN.* weights are then not read), or null to keep the layer's own; null for none.
      */
     public record Options(DType lookupTableDType, IntFunction<BatchFfn> externalFfn) {
         public static final Options DEFAULT = new Options(DType.F32, null);
 
         public Options {
-            if (lookupTableDType != DType.F32 && lookupTableDType != DType.BF16)
-                throw new ShapeException("LookupFFN tables can be stored as F32 or BF16, not " + lookupTableDType);
+            if (lookupTableDType != DType.F32 && lookupTableDType != DType.BF16 && lookupTableDType != DType.I8)
+                throw new ShapeException("LookupFFN tables can be stored as F32, BF16 or I8, not " + lookupTableDType);
         }
 
         public Options withLookupTableDType(DType d) {
@@ -209,8 +211,10 @@ public final class TransformerEncoder implements AutoCloseable {
         if (external != null)
             return new Layer(lnW, lnB, qkv, out, null, null, FfnKind.EXTERNAL, null, null, null, null, null, null, null, external);
         if (ld.w.has(p + "FFN.tables")) {
+            DType stored = ld.w.get(p + "FFN.tables").dtype();
             LookupFfn ffn = LookupFfn.fromTensors(n -> ld.w.get(p + "FFN." + n), ld.w.source() + " (" + p + "FFN.)",
-                    LookupFfn.Options.DEFAULT.withEps(cfg.layerNormEps()).withTableDType(tableDType));
+                    LookupFfn.Options.DEFAULT.withEps(cfg.layerNormEps())
+                            .withTableDType(tableStorage(tableDType, stored, ld.w.source() + ": tensor '" + p + "FFN.tables'")));
             if (ffn.config().dim() != h || ffn.config().outDim() != h) {
                 ffn.close();
                 throw new ShapeException(ld.w.source() + ": " + p + "FFN maps " + ffn.config().dim() + " → "
@@ -222,6 +226,19 @@ public final class TransformerEncoder implements AutoCloseable {
         Linear fc2 = ld.linear(p + "FFN.fc2", h, fc1.out());
         return new Layer(lnW, lnB, qkv, out, null, null, FfnKind.DENSE, null, ld.vector(p + "FFN.LayerNorm.weight", h),
                 ld.vector(p + "FFN.LayerNorm.bias", h), fc1, fc2, null, null, null);
+    }
+
+    /**
+     * How a layer keeps its tables: as asked, except that F32 (no compaction asked) keeps a file's compact tables
+     * compact (bf16 as bf16: the same values; int8 as int8), and int8 tables cannot become bf16 (that would round
+     * twice): asking for it is an error that says to convert the original weights instead.
+     */
+    static DType tableStorage(DType asked, DType stored, String tensor) {
+        if (stored == DType.I8 && asked == DType.BF16)
+            throw new ShapeException(tensor + " holds int8 tables: they load as int8, not bf16 (convert the original "
+                    + "checkpoint with --dtype bf16 for bf16 tables)");
+        if (asked == DType.F32 && (stored == DType.I8 || stored == DType.BF16)) return stored;
+        return asked;
     }
 
     private static Layer postNormLayer(Loader ld, EncoderConfig cfg, String p) {
@@ -347,6 +364,25 @@ public final class TransformerEncoder implements AutoCloseable {
 
     public boolean hasLmHead() {
         return lmHead != null;
+    }
+
+    /**
+     * How layer {@code layer}'s LookupFFN holds its tables (F32, BF16 or I8), or null when the layer's feed-forward
+     * block is not a LookupFFN.
+     */
+    public DType lookupTableDType(int layer) {
+        LookupFfn l = layers[layer].lookup();
+        return l == null ? null : l.config().tableDType();
+    }
+
+    /**
+     * The resident bytes of every LookupFFN layer's tables as this encoder holds them (packed for the gather; int8
+     * scales included), 0 without LookupFFN layers.
+     */
+    public long lookupTableBytes() {
+        long bytes = 0;
+        for (Layer layer : layers) if (layer.lookup() != null) bytes += layer.lookup().tableBytes();
+        return bytes;
     }
 
     // ------------------------------------------------------------------------------------------------ forward

@@ -24,7 +24,7 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * A whole pre-norm encoder forward call, the same encoders as {@code ./lookupffn bench --encoder} (random weights,
  * shared embeddings and attention): {@code variant} picks the FFN — dense on our GEMM, dense on oneDNN, LookupFFN
- * with fp32 or bf16 tables. Defaults: the training code's smallest LookupFFN encoder (64 × 128 tokens, hidden 512,
+ * with fp32, bf16 or int8 tables. Defaults: the training code's smallest LookupFFN encoder (64 × 128 tokens, hidden 512,
  * 8 heads, 4 layers, 64 tables × 256 rows, block 64, dense FFN 2048); {@code -p tables=128} is the paper's layer.
  * One variant per trial (JMH runs trials one after another, not interleaved: compare within one JMH run).
  */
@@ -35,7 +35,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xmx8g"})
 public class EncoderBench {
-    @Param({"encoder-dense-own", "encoder-dense-onednn", "encoder-lookupffn", "encoder-lookupffn-bf16"})
+    @Param({"encoder-dense-own", "encoder-dense-onednn", "encoder-lookupffn", "encoder-lookupffn-bf16",
+            "encoder-lookupffn-int8"})
     public String variant;
 
     @Param({"64"})

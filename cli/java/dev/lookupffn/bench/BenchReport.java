@@ -172,12 +172,13 @@ public final class BenchReport {
                 r.machine().get("onednn"), r.machine().get("omp_wait_policy"), r.machine().get("jdk"));
         out.printf("median of %d interleaved repetitions after %d warm-up; speedup vs %s%n%n", c.repetitions(), c.warmup(),
                 r.denseReference() == null ? "(no dense row)" : r.denseReference());
-        out.printf("%-24s %-5s %10s %10s %10s %12s %10s %10s%n", "name", "dtype", "median s", "min s", "max s", "tokens/s",
-                "vs dense", "FFN share");
+        out.printf("%-24s %-5s %10s %10s %10s %12s %10s %10s %14s%n", "name", "dtype", "median s", "min s", "max s", "tokens/s",
+                "vs dense", "FFN share", "tables/layer");
         for (var row : r.rows())
-            out.printf("%-24s %-5s %10s %10s %10s %12.0f %10s %9.1f%%%n", row.name(), row.dtype(), seconds(row.medianS()),
+            out.printf("%-24s %-5s %10s %10s %10s %12.0f %10s %9.1f%% %14s%n", row.name(), row.dtype(), seconds(row.medianS()),
                     seconds(row.minS()), seconds(row.maxS()), row.tokensPerS(),
-                    Double.isNaN(row.speedupVsDense()) ? "-" : String.format("%.2fx", row.speedupVsDense()), 100 * row.ffnShare());
+                    Double.isNaN(row.speedupVsDense()) ? "-" : String.format("%.2fx", row.speedupVsDense()), 100 * row.ffnShare(),
+                    row.tableBytesPerLayer() == 0 ? "-" : String.format("%.2f MiB", row.tableBytesPerLayer() / (double) (1 << 20)));
         out.printf("%nwhere a profiled call's time goes (median s per call, all layers; each stage a job of its own):%n%-24s",
                 "name");
         for (String l : STAGE_LABELS) out.printf(" %16s", l);
@@ -213,6 +214,8 @@ public final class BenchReport {
             if (Double.isNaN(row.speedupVsDense())) o.putNull("speedup_vs_dense");
             else o.put("speedup_vs_dense", row.speedupVsDense());
             o.put("ffn_share", row.ffnShare()).put("profiled_median_s", row.profiledS());
+            if (row.tableBytesPerLayer() == 0) o.putNull("table_bytes_per_layer");
+            else o.put("table_bytes_per_layer", row.tableBytesPerLayer());
             ObjectNode stages = o.putObject("stages_s");
             row.stageSeconds().forEach((s, v) -> stages.put(stageLabel(s), v));
             ArrayNode t = o.putArray("seconds");

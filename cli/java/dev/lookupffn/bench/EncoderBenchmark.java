@@ -25,8 +25,8 @@ import java.util.function.IntConsumer;
 /**
  * What LookupFFN buys a whole encoder: the paper's pre-norm encoder with random weights, built four ways that share
  * the embedding and attention weights — dense FFN on our GEMM (the encoder's own dense path), dense FFN on oneDNN
- * (plugged in per layer as a {@link TransformerEncoder.BatchFfn}), LookupFFN with fp32 tables and with bf16
- * tables — run on the same batch of token sequences, interleaved after warm-up.
+ * (plugged in per layer as a {@link TransformerEncoder.BatchFfn}), LookupFFN with fp32 tables, with bf16 tables
+ * and with int8 tables — run on the same batch of token sequences, interleaved after warm-up.
  *
  * <p>Each round runs every candidate twice: a plain forward call (the throughput numbers) and a profiled one
  * ({@link TransformerEncoder.StageTimer}: every stage a job of its own over the whole batch, timed on the calling
@@ -45,13 +45,14 @@ public final class EncoderBenchmark {
 
     /**
      * What to run. dtypes: "f32" (dense rows and fp32 LookupFFN), "bf16" (dense rows and bf16-table LookupFFN:
-     * the dense rows are the reference of the speedup) or "all"; {@code only} (empty: all) narrows the names.
+     * the dense rows are the reference of the speedup), "int8" (dense rows and int8-table LookupFFN) or "all";
+     * {@code only} (empty: all) narrows the names.
      */
     public record Config(int batch, int seqLen, int layers, int hidden, int heads, long ffn, long tables, int tau,
                          long block, int threads, int repetitions, int warmup, String dtypes, long seed, Set<String> only) {
         /** All candidates, in table order. */
         public static final List<String> NAMES = List.of("encoder-dense-own", "encoder-dense-onednn", "encoder-lookupffn",
-                "encoder-lookupffn-bf16");
+                "encoder-lookupffn-bf16", "encoder-lookupffn-int8");
 
         public Config {
             only = Set.copyOf(only);
@@ -77,8 +78,8 @@ public final class EncoderBenchmark {
             atLeast("--threads", threads, 1);
             atLeast("--repetitions", repetitions, 1);
             atLeast("--warmup", warmup, 0);
-            if (!dtypes.equals("f32") && !dtypes.equals("bf16") && !dtypes.equals("all"))
-                throw new ShapeException("--dtype must be f32, bf16 or all, got " + dtypes);
+            if (!List.of("f32", "bf16", "int8", "all").contains(dtypes))
+                throw new ShapeException("--dtype must be f32, bf16, int8 or all, got " + dtypes);
             // the weights this run holds at once, a sanity bound against a typo like --hidden 51200
             double bytes = 4.0 * layers * (4.0 * hidden * hidden + 2.0 * hidden * ffn + 2.0 * tables * (1L << tau) * hidden)
                     + 4.0 * batch * seqLen * (8.0 * hidden + ffn);
@@ -115,8 +116,9 @@ public final class EncoderBenchmark {
         /** Whether candidate {@code name} runs: its dtype is selected, it is in {@code only}, oneDNN is there. */
         public boolean wants(String name) {
             boolean dtypeOk = switch (name) {
-                case "encoder-lookupffn" -> !dtypes.equals("bf16");
-                case "encoder-lookupffn-bf16" -> !dtypes.equals("f32");
+                case "encoder-lookupffn" -> dtypes.equals("f32") || dtypes.equals("all");
+                case "encoder-lookupffn-bf16" -> dtypes.equals("bf16") || dtypes.equals("all");
+                case "encoder-lookupffn-int8" -> dtypes.equals("int8") || dtypes.equals("all");
                 default -> true; // the dense rows are the reference of every LookupFFN row
             };
             return dtypeOk && (only.isEmpty() || only.contains(name)) && (!name.equals("encoder-dense-onednn") || OneDnn.available());
@@ -136,11 +138,12 @@ public final class EncoderBenchmark {
     /**
      * One candidate's timings. speedupVsDense = (the faster dense row's median) / (this median), NaN without a
      * dense row. stageSeconds: median per stage of the profiled calls, summed over layers; profiledS: the median
-     * profiled call; ffnShare: the median share of the FFN stage in a profiled call.
+     * profiled call; ffnShare: the median share of the FFN stage in a profiled call; tableBytesPerLayer: the
+     * resident bytes of one layer's LookupFFN tables as the encoder holds them (scales included), 0 for a dense row.
      */
     public record Row(String name, String dtype, double[] seconds, double medianS, double minS, double maxS,
                       double tokensPerS, double speedupVsDense, Map<Stage, Double> stageSeconds, double profiledS,
-                      double ffnShare) {}
+                      double ffnShare, long tableBytesPerLayer) {}
 
     /** denseReference: the name of the faster dense row (null without one). */
     public record Result(Config config, Map<String, Object> machine, List<Row> rows, String denseReference,
@@ -163,7 +166,7 @@ public final class EncoderBenchmark {
     }
 
     /**
-     * The four encoders of a configuration (those {@link Config#wants} selects), the batch they run, and what they
+     * The five encoders of a configuration (those {@link Config#wants} selects), the batch they run, and what they
      * own. Close it to free them. The oneDNN dense FFNs are built for exactly this batch and thread count.
      */
     public static final class Encoders implements AutoCloseable {
@@ -178,7 +181,7 @@ public final class EncoderBenchmark {
             SplittableRandom rnd = new SplittableRandom(c.seed());
             batch = randomBatch(rnd.split(), c);
             boolean dense = c.wants("encoder-dense-own") || c.wants("encoder-dense-onednn");
-            boolean lookup = c.wants("encoder-lookupffn") || c.wants("encoder-lookupffn-bf16");
+            boolean lookup = c.wants("encoder-lookupffn") || c.wants("encoder-lookupffn-bf16") || c.wants("encoder-lookupffn-int8");
             Map<String, Tensor> shared = new HashMap<>(), denseFfn = new HashMap<>(), lookupFfn = new HashMap<>();
             try {
                 sharedWeights(rnd.split(), c, shared);
@@ -221,6 +224,9 @@ public final class EncoderBenchmark {
                 if (c.wants("encoder-lookupffn-bf16"))
                     encoders.put("encoder-lookupffn-bf16", TransformerEncoder.create(encoderConfig, lookupWeights,
                             TransformerEncoder.Options.DEFAULT.withLookupTableDType(DType.BF16)));
+                if (c.wants("encoder-lookupffn-int8"))
+                    encoders.put("encoder-lookupffn-int8", TransformerEncoder.create(encoderConfig, lookupWeights,
+                            TransformerEncoder.Options.DEFAULT.withLookupTableDType(DType.I8)));
             } catch (RuntimeException | Error e) {
                 close();
                 throw e;
@@ -311,6 +317,8 @@ public final class EncoderBenchmark {
             List<TransformerEncoder> encoders = new ArrayList<>(built.encoders().values());
             int k = names.size(), reps = c.repetitions();
             long n = c.tokens();
+            long[] tableBytes = new long[k];
+            for (int i = 0; i < k; i++) tableBytes[i] = encoders.get(i).lookupTableBytes() / c.layers();
             Tensor[] outs = new Tensor[k];
             try {
                 for (int i = 0; i < k; i++) outs[i] = Tensor.allocate(DType.F32, n, c.hidden());
@@ -340,7 +348,7 @@ public final class EncoderBenchmark {
                         progress.accept(1);
                     }
                 }
-                return result(c, names, plain, profiled, stages, ffnShares, warnings);
+                return result(c, names, plain, profiled, stages, ffnShares, tableBytes, warnings);
             } finally {
                 for (Tensor t : outs) if (t != null) t.close();
             }
@@ -348,7 +356,7 @@ public final class EncoderBenchmark {
     }
 
     private static Result result(Config c, List<String> names, double[][] plain, double[][] profiled, double[][][] stages,
-                                 double[][] ffnShares, List<String> warnings) {
+                                 double[][] ffnShares, long[] tableBytes, List<String> warnings) {
         double dense = Double.NaN;
         String reference = null;
         for (int i = 0; i < names.size(); i++) {
@@ -373,8 +381,9 @@ public final class EncoderBenchmark {
             if (profiledMedian > 1.10 * median)
                 warnings.add(String.format("%s: a profiled call took %.0f%% longer than a plain one: read its stage shares, "
                         + "not its stage times, against the plain median", name, 100 * (profiledMedian / median - 1)));
-            rows.add(new Row(name, name.endsWith("-bf16") ? "bf16" : "f32", t, median, min, max, c.tokens() / median,
-                    dense / median, perStage, profiledMedian, FfnBenchmark.median(ffnShares[i])));
+            String dtype = name.endsWith("-bf16") ? "bf16" : name.endsWith("-int8") ? "int8" : "f32";
+            rows.add(new Row(name, dtype, t, median, min, max, c.tokens() / median, dense / median, perStage, profiledMedian,
+                    FfnBenchmark.median(ffnShares[i]), tableBytes[i]));
         }
         return new Result(c, FfnBenchmark.machine(c.ffnConfig()), rows, reference, warnings);
     }

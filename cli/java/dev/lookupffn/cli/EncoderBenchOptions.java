@@ -14,12 +14,12 @@ import picocli.CommandLine.ParameterException;
 
 /**
  * {@code bench --encoder}: the whole pre-norm encoder with a dense FFN (our GEMM, oneDNN) against the same encoder
- * with LookupFFN (fp32, bf16 tables). A mixin of {@link BenchCommand}: these options are the encoder's own; the
+ * with LookupFFN (fp32, bf16 or int8 tables). A mixin of {@link BenchCommand}: these options are the encoder's own; the
  * widths, repetitions, dtype, output files and progress come from bench's options.
  */
 final class EncoderBenchOptions {
     @Option(names = "--encoder", description = {"Benchmark a whole pre-norm encoder instead of one FFN layer: rows "
-            + "encoder-dense-own, encoder-dense-onednn, encoder-lookupffn, encoder-lookupffn-bf16. Defaults: the training "
+            + "encoder-dense-own, encoder-dense-onednn, encoder-lookupffn, encoder-lookupffn-bf16, encoder-lookupffn-int8 (--dtype int8 or all). Defaults: the training "
             + "code's smallest LookupFFN encoder (64 x 128 tokens, hidden 512, 8 heads, 4 layers, 64 tables x 256 rows, "
             + "block 64, dense FFN 2048); --tables 128 is the paper's layer. Uses --ffn, --tables, --table-rows, --block, "
             + "--threads, --repetitions, --warmup, --dtype, --only, --seed, --quick, --json, --chart."})

@@ -73,7 +73,7 @@ class EncoderBenchmarkTest {
         assertEquals(16, config.get("table_rows").asLong());
         assertEquals(16, config.get("head_size").asLong());
         List<String> want = new ArrayList<>(List.of("encoder-dense-own", "encoder-dense-onednn", "encoder-lookupffn",
-                "encoder-lookupffn-bf16"));
+                "encoder-lookupffn-bf16", "encoder-lookupffn-int8"));
         if (!OneDnn.available()) want.remove("encoder-dense-onednn");
         List<String> names = new ArrayList<>();
         root.get("rows").forEach(row -> names.add(row.get("name").asText()));
@@ -91,7 +91,16 @@ class EncoderBenchmarkTest {
         for (JsonNode row : root.get("rows")) {
             String name = row.get("name").asText();
             double median = row.get("median_s").asDouble();
-            assertEquals(name.endsWith("-bf16") ? "bf16" : "f32", row.get("dtype").asText());
+            assertEquals(name.endsWith("-bf16") ? "bf16" : name.endsWith("-int8") ? "int8" : "f32", row.get("dtype").asText());
+            // one layer's tables as the encoder holds them: 8 tables × 16 rows × 64 columns (int8: + a scale per row)
+            JsonNode tableBytes = row.get("table_bytes_per_layer");
+            long values = 8 * 16 * 64;
+            switch (name) {
+                case "encoder-lookupffn" -> assertEquals(4 * values, tableBytes.asLong());
+                case "encoder-lookupffn-bf16" -> assertEquals(2 * values, tableBytes.asLong());
+                case "encoder-lookupffn-int8" -> assertEquals(values + 8 * 16 * 4, tableBytes.asLong());
+                default -> assertTrue(tableBytes.isNull(), name + ": " + tableBytes);
+            }
             assertEquals(3, row.get("seconds").size(), name);
             assertTrue(row.get("min_s").asDouble() <= median && median <= row.get("max_s").asDouble(), name);
             assertEquals(48 / median, row.get("tokens_per_s").asDouble(), 1e-9 * 48 / median, name);
@@ -108,6 +117,8 @@ class EncoderBenchmarkTest {
         byte[] png = Files.readAllBytes(chart);
         assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
         assertTrue(r.out().contains("encoder-lookupffn-bf16") && r.out().contains("FFN share"), r.out());
+        assertTrue(r.out().contains("encoder-lookupffn-int8") && r.out().contains("tables/layer")
+                && r.out().contains(String.format("%.2f MiB", (8 * 16 * 64 + 8 * 16 * 4) / (double) (1 << 20))), r.out());
     }
 
     static Stream<Arguments> badOptions() {
@@ -206,6 +217,9 @@ class EncoderBenchmarkTest {
             }
             double bf16 = Reference.relativeError(outs.get("encoder-lookupffn-bf16"), outs.get("encoder-lookupffn"));
             assertTrue(bf16 > 0 && bf16 <= 1e-2, "bf16 vs fp32 tables: relative error " + bf16);
+            double int8 = Reference.relativeError(outs.get("encoder-lookupffn-int8"), outs.get("encoder-lookupffn"));
+            assertTrue(int8 > 0 && int8 <= 1e-2, "int8 vs fp32 tables: relative error " + int8);
+            assertEquals(dev.lookupffn.tensor.DType.I8, built.encoders().get("encoder-lookupffn-int8").lookupTableDType(1));
             // the FFN matters: a LookupFFN encoder is not the dense one
             assertTrue(Reference.relativeError(outs.get("encoder-lookupffn"), outs.get("encoder-dense-own")) > 0.05);
         }
@@ -254,5 +268,17 @@ class EncoderBenchmarkTest {
         assertEquals(1.0, result.row("encoder-dense-own").speedupVsDense(), 0);
         assertNotEquals(null, result.row("encoder-lookupffn"));
         assertFalse(result.rows().stream().anyMatch(r -> r.name().equals("encoder-lookupffn-bf16")));
+    }
+
+    @Test
+    void dtypeInt8AddsOnlyTheInt8LookupRow() {
+        var c = new EncoderBenchmark.Config(3, 16, 2, 64, 4, 256, 8, 4, 16, 2, 1, 0, "int8", 42, Set.of());
+        List<String> want = new ArrayList<>(List.of("encoder-dense-own", "encoder-dense-onednn", "encoder-lookupffn-int8"));
+        if (!OneDnn.available()) want.remove("encoder-dense-onednn");
+        assertEquals(want, EncoderBenchmark.candidates(c));
+        var result = EncoderBenchmark.run(c, s -> {});
+        assertEquals("int8", result.row("encoder-lookupffn-int8").dtype());
+        assertEquals(8 * 16 * 64 + 8 * 16 * 4, result.row("encoder-lookupffn-int8").tableBytesPerLayer());
+        assertEquals(0, result.row("encoder-dense-own").tableBytesPerLayer());
     }
 }

@@ -249,4 +249,86 @@ class AuthorsCheckpointTest {
             assertTrue(enc.hasMaskedLmHead());
         }
     }
+
+    /** The bound for int8 (and bf16) tables: each token's relative error against the float64 outputs. */
+    static final double MAX_COMPACT_TOKEN_REL_ERR = 1e-2;
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("compactWays")
+    void aCheckpointConvertedToCompactTablesStaysWithinOnePercent(String model, String dtype, @TempDir Path tmp) throws Exception {
+        Path dir = ROOT.resolve(model), expected = dir.resolve("expected.safetensors");
+        Path converted = tmp.resolve(model + "-" + dtype + ".safetensors");
+        String[] r = cli("convert", "--model", dir.resolve("last.ckpt").toString(), "--dtype", dtype, "--output", converted.toString());
+        assertEquals("0", r[0], r[2]);
+        assertTrue(r[2].contains("LookupFFN tables " + dtype), r[2]);
+        try (SafetensorsFile st = SafetensorsFile.open(converted)) {
+            assertEquals(dtype, st.metadata().get("lookupffn_tables_dtype"));
+            dev.lookupffn.tensor.DType want = dtype.equals("int8") ? dev.lookupffn.tensor.DType.I8 : dev.lookupffn.tensor.DType.BF16;
+            assertEquals(want, st.tensor("roberta.encoder.layer.1.FFN.tables").dtype());
+            assertEquals(dtype.equals("int8"), st.contains("roberta.encoder.layer.1.FFN.tables_scale"));
+        }
+        Path fp32Out = tmp.resolve("fp32.safetensors"), compactOut = tmp.resolve("compact.safetensors");
+        r = cli("forward", "--model", dir.resolve("last.ckpt").toString(), "--input", expected.toString(), "--output",
+                fp32Out.toString(), "--threads", "2");
+        assertEquals("0", r[0], r[2]);
+        r = cli("forward", "--model", converted.toString(), "--input", expected.toString(), "--output", compactOut.toString(),
+                "--threads", "2");
+        assertEquals("0", r[0], r[2]);
+        try (SafetensorsFile want = SafetensorsFile.open(expected); SafetensorsFile fp32 = SafetensorsFile.open(fp32Out);
+             SafetensorsFile got = SafetensorsFile.open(compactOut)) {
+            int[] mask = want.ints("attention_mask");
+            for (String name : List.of("sequence_output", "mlm_logits")) {
+                double vsFloat64 = worstTokenError(got.tensor(name), want.tensor(name), mask);
+                double vsFp32;
+                try (Tensor ours = asF64(fp32.tensor(name))) {
+                    vsFp32 = worstTokenError(got.tensor(name), ours, mask);
+                }
+                System.out.printf("%s with %s tables: %s worst token relative error %.2e vs float64, %.2e vs our fp32%n",
+                        model, dtype, name, vsFloat64, vsFp32);
+                assertTrue(vsFloat64 <= MAX_COMPACT_TOKEN_REL_ERR, model + " " + dtype + ": " + name + " " + vsFloat64);
+                assertTrue(vsFp32 <= MAX_COMPACT_TOKEN_REL_ERR, model + " " + dtype + ": " + name + " " + vsFp32);
+                assertTrue(vsFp32 > 0, "compact tables should change the output a little");
+            }
+        }
+        // info reports what the loaded model holds
+        r = cli("info", "--model", converted.toString());
+        assertEquals("0", r[0], r[2]);
+        try (Encoder enc = Encoder.load(converted)) {
+            long bytes = enc.model().lookupTableBytes();
+            assertTrue(r[1].contains("tables " + dtype) && r[1].contains("table bytes:    " + bytes + " "), r[1]);
+            try (Encoder f32 = Encoder.load(dir.resolve("last.ckpt"))) {
+                long f32Bytes = f32.model().lookupTableBytes();
+                assertTrue(bytes * (dtype.equals("int8") ? 3 : 2) <= f32Bytes, bytes + " vs fp32 " + f32Bytes);
+            }
+        }
+    }
+
+    static Stream<Arguments> compactWays() {
+        return Stream.of(Arguments.of("pub-bh4r2", "int8"), Arguments.of("pub-dense", "int8"), Arguments.of("pub-bh4r2", "bf16"));
+    }
+
+    /** An F32 tensor widened to F64 (worstTokenError reads its reference as F64). */
+    static Tensor asF64(Tensor t) {
+        Tensor d = Tensor.allocate(dev.lookupffn.tensor.DType.F64, t.shape());
+        for (long i = 0; i < t.elementCount(); i++) d.segment().setAtIndex(ValueLayout.JAVA_DOUBLE, i, t.getFloat(i));
+        return d;
+    }
+
+    @Test
+    void convertRejectsAnUnknownDtypeBeforeReadingAnything(@TempDir Path tmp) {
+        Path out = tmp.resolve("out.safetensors");
+        String[] r = cli("convert", "--model", tmp.resolve("missing.ckpt").toString(), "--dtype", "int4", "--output", out.toString());
+        assertEquals("2", r[0], r[2]);
+        assertTrue(r[2].contains("--dtype") && r[2].contains("int4"), r[2]);
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void infoWithoutAModelLoadsNone() {
+        String[] r = cli("info");
+        assertEquals("0", r[0], r[2]);
+        assertFalse(r[1].contains("table bytes"), r[1]);
+        r = cli("info", "--config", ROOT.resolve("pub-dense/config.json").toString());
+        assertEquals("2", r[0], r[2]);
+    }
 }

@@ -165,30 +165,64 @@ LFFN_API lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, con
  * out[r, :] = sum_k score[r, k] * table[k * 2^tau + code[r, k], :] + bias, the sum over k in order, in fp32.
  * The packed form splits the [tables * 2^tau, out_dim] table matrix into column chunks of C = 64 columns
  * and stores each (chunk, table) slice contiguously: [ceil(out_dim / C)][tables][2^tau][C], the tail chunk
- * zero-padded. bf16 elements are permuted inside each 32-column block (value 2i is column i, value 2i+1
- * column 16 + i) so that widening is one shift or mask. The layout is private to the library: only
- * lffn_tables_pack_f32 writes it and only the functions below read it; it does not depend on the ISA.
- * Bytes of the packed form of `tables` tables of 2^tau rows of width out_dim, in bf16 when bf16 != 0 (else
- * fp32); -1 for invalid sizes. */
-LFFN_API int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, int32_t bf16);
+ * zero-padded; int8 tables add their scales behind the values, [ceil(out_dim / C)][tables][2^tau] fp32. Inside a
+ * row piece the elements are permuted so that widening needs no shuffles (bf16: value 2i is column i, value 2i+1
+ * column 16 + i of each 32-column block; int8: byte 4i + j is column 16 j + i). The layout is private to the
+ * library: only the lffn_tables_pack_* functions write it and only the functions below read it; it does not
+ * depend on the ISA. */
 
-/* Packs table ([tables * 2^tau, out_dim] fp32, row-major) once, converting to bf16 (round to nearest even)
- * when bf16 != 0. table: borrowed, read; packed: borrowed, written, lffn_tables_pack_size bytes, 64-byte
- * aligned. */
+/* Element type of packed tables. Products and sums are always fp32. */
+typedef enum {
+    LFFN_TABLE_F32 = 0,
+    LFFN_TABLE_BF16 = 1, /* bf16 values, widened exactly */
+    LFFN_TABLE_I8 = 2    /* int8 values q with one fp32 scale per (table row, 64-column chunk): value = q * scale */
+} lffn_table_dtype_t;
+
+/* Bytes of the packed form of `tables` tables of 2^tau rows of width out_dim stored as table_dtype; -1 for
+ * invalid sizes or an unknown table_dtype. */
+LFFN_API int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, lffn_table_dtype_t table_dtype);
+
+/* Packs table ([tables * 2^tau, out_dim] fp32, row-major) once, converting to table_dtype: bf16 rounds to nearest
+ * even; int8 quantizes as lffn_tables_quantize_i8 (every value must then be finite, else LFFN_INVALID_ARGUMENTS).
+ * table: borrowed, read; packed: borrowed, written, lffn_tables_pack_size bytes, 64-byte aligned. */
 LFFN_API lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim,
-                                            const float *LFFN_RESTRICT_PTR table, int32_t bf16,
+                                            const float *LFFN_RESTRICT_PTR table, lffn_table_dtype_t table_dtype,
                                             void *LFFN_RESTRICT_PTR packed);
 
-/* The gather-accumulate with the table given packed by lffn_tables_pack_f32 with the same tables, tau, out_dim
- * and bf16 (bf16 != 0: the table was rounded to bf16 at packing; products and sums stay fp32). Made for many rows per call (each
- * table slice is brought into cache once per call and reused by every row). code: borrowed, read [rows,
- * tables], each in [0, 2^tau) (else LFFN_INVALID_ARGUMENTS, nothing read out of bounds); score: borrowed,
- * read [rows, tables]; packed: borrowed, read, 64-byte aligned; bias: borrowed, read [out_dim], may be NULL;
- * out: borrowed, written [rows, out_dim], ld ldout. */
+/* Symmetric int8 quantization per (table row, 64-column chunk): scale = max|x| / 127 over the chunk's columns (0
+ * for an all-zero chunk), q = x / scale rounded to nearest (ties to even), clamped to [-127, 127] (0 where scale
+ * is 0); both divisions in fp32. table: borrowed, read [tables * 2^tau, out_dim], every value finite (else
+ * LFFN_INVALID_ARGUMENTS); q: borrowed, written [tables * 2^tau, out_dim]; scale: borrowed, written
+ * [tables * 2^tau, ceil(out_dim / 64)]. */
+LFFN_API lffn_status_t lffn_tables_quantize_i8(int64_t tables, int64_t tau, int64_t out_dim,
+                                               const float *LFFN_RESTRICT_PTR table, int8_t *LFFN_RESTRICT_PTR q,
+                                               float *LFFN_RESTRICT_PTR scale);
+
+/* Packs int8 tables given quantized (q [tables * 2^tau, out_dim] and scale [tables * 2^tau, ceil(out_dim / 64)],
+ * row-major, as lffn_tables_quantize_i8 writes them) into the LFFN_TABLE_I8 packed form. Scales must be finite
+ * and >= 0 (else LFFN_INVALID_ARGUMENTS). q, scale: borrowed, read; packed: borrowed, written,
+ * lffn_tables_pack_size(..., LFFN_TABLE_I8) bytes, 64-byte aligned. */
+LFFN_API lffn_status_t lffn_tables_pack_i8(int64_t tables, int64_t tau, int64_t out_dim,
+                                           const int8_t *LFFN_RESTRICT_PTR q, const float *LFFN_RESTRICT_PTR scale,
+                                           void *LFFN_RESTRICT_PTR packed);
+
+/* Packs bf16 tables given as bf16 bits ([tables * 2^tau, out_dim], row-major) into the LFFN_TABLE_BF16 packed form
+ * (no rounding: the values are kept as given). table_bf16: borrowed, read; packed: borrowed, written,
+ * lffn_tables_pack_size(..., LFFN_TABLE_BF16) bytes, 64-byte aligned. */
+LFFN_API lffn_status_t lffn_tables_pack_bf16(int64_t tables, int64_t tau, int64_t out_dim,
+                                             const uint16_t *LFFN_RESTRICT_PTR table_bf16,
+                                             void *LFFN_RESTRICT_PTR packed);
+
+/* The gather-accumulate with the table given packed (lffn_tables_pack_*) with the same tables, tau, out_dim and
+ * table_dtype (bf16 and int8 values are widened to fp32; int8: each term is (score * scale) * q; products and sums
+ * stay fp32). Made for many rows per call (each table slice is brought into cache once per call and reused by
+ * every row). code: borrowed, read [rows, tables], each in [0, 2^tau) (else LFFN_INVALID_ARGUMENTS, nothing read
+ * out of bounds); score: borrowed, read [rows, tables]; packed: borrowed, read, 64-byte aligned; bias: borrowed,
+ * read [out_dim], may be NULL; out: borrowed, written [rows, out_dim], ld ldout. */
 LFFN_API lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim,
                                                 const int32_t *LFFN_RESTRICT_PTR code, int64_t ldcode,
                                                 const float *LFFN_RESTRICT_PTR score, int64_t ldscore,
-                                                const void *LFFN_RESTRICT_PTR packed, int32_t bf16,
+                                                const void *LFFN_RESTRICT_PTR packed, lffn_table_dtype_t table_dtype,
                                                 const float *LFFN_RESTRICT_PTR bias, float *LFFN_RESTRICT_PTR out,
                                                 int64_t ldout);
 
@@ -202,19 +236,20 @@ LFFN_API int64_t lffn_lookupffn_workspace_size(int64_t rows, int64_t dim, int64_
  * biased variance), then the BH4 projection to tables * tau values (as lffn_bh4_project_f32 with out_dim =
  * tables * tau), code and score per table (as lffn_hash_code_score_f32) and the gather-accumulate over the
  * packed tables (as lffn_gather_accum_packed). dim, padded_dim, block, repeats as lffn_bh4_project_f32;
- * tables, tau, out_dim as lffn_tables_pack_f32. The intermediates never leave the workspace. Call with many
+ * tables, tau, out_dim, table_dtype as lffn_tables_pack_size. The intermediates never leave the workspace. Call with many
  * rows (thousands) per thread: the gather reuses each table slice across all rows of a call's tile.
  * x: borrowed, read [rows, dim], ld ldx; ln_weight, ln_bias: borrowed, read [dim]; packed_proj: borrowed,
  * read, the BH4 weights packed by lffn_bh4_pack_f32(dim, padded_dim, block, repeats, tables * tau), 64-byte
  * aligned; proj_bias: borrowed, read [tables * tau], may be NULL; packed_tables:
- * borrowed, read (lffn_tables_pack_f32 with the same bf16), 64-byte aligned; bias: borrowed, read [out_dim],
+ * borrowed, read (packed by lffn_tables_pack_* as table_dtype), 64-byte aligned; bias: borrowed, read [out_dim],
  * may be NULL; workspace: borrowed, scratch of lffn_lookupffn_workspace_size bytes, 64-byte aligned, one per
  * concurrent call; out: borrowed, written [rows, out_dim], ld ldout (must not alias x). */
 LFFN_API lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block,
                                                   int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim,
                                                   const float *x, int64_t ldx, const float *ln_weight,
                                                   const float *ln_bias, float eps, const void *packed_proj,
-                                                  const float *proj_bias, const void *packed_tables, int32_t bf16,
+                                                  const float *proj_bias, const void *packed_tables,
+                                                  lffn_table_dtype_t table_dtype,
                                                   const float *bias, void *workspace, float *LFFN_RESTRICT_PTR out,
                                                   int64_t ldout);
 

@@ -13,7 +13,7 @@ static const lffn_kernels_t scalar_kernels = {
     .convert_f32_to_bf16 = lffn_convert_f32_to_bf16_ref,
     .bh4_project_f32 = lffn_bh4_project_f32_ref,
     .hash_code_score_f32 = lffn_hash_code_score_f32_ref,
-    .gather_packed = {lffn_gather_packed_f32_ref, lffn_gather_packed_bf16_ref},
+    .gather_packed = {lffn_gather_packed_f32_ref, lffn_gather_packed_bf16_ref, lffn_gather_packed_i8_ref},
     .gemm_macro_f32 = lffn_gemm_macro_f32_scalar,
     .softmax_rows_f32 = lffn_softmax_rows_f32_ref,
     .add_f32 = lffn_add_f32_ref,
@@ -26,7 +26,8 @@ static const lffn_kernels_t scalar_kernels = {
 #define VECTOR_KERNELS(SFX)                                                                                  \
     .layernorm_f32 = lffn_layernorm_f32_##SFX, .convert_f32_to_bf16 = lffn_convert_f32_to_bf16_##SFX,        \
     .bh4_project_f32 = lffn_bh4_project_f32_##SFX, .hash_code_score_f32 = lffn_hash_code_score_f32_##SFX,    \
-    .gather_packed = {lffn_gather_packed_f32_##SFX, lffn_gather_packed_bf16_##SFX},                          \
+    .gather_packed = {lffn_gather_packed_f32_##SFX, lffn_gather_packed_bf16_##SFX,                            \
+                      lffn_gather_packed_i8_##SFX},                                                          \
     .gemm_macro_f32 = lffn_gemm_macro_f32_##SFX, .softmax_rows_f32 = lffn_softmax_rows_f32_##SFX,            \
     .add_f32 = lffn_add_f32_##SFX
 

@@ -17,7 +17,7 @@ struct lffn_kernels {
     lffn_convert_fn convert_f32_to_bf16;
     lffn_bh4_project_fn bh4_project_f32; /* public projection, weights as given */
     lffn_hash_fn hash_code_score_f32;
-    lffn_pgather_fn gather_packed[2];    /* [bf16 != 0] */
+    lffn_pgather_fn gather_packed[3];    /* [lffn_table_dtype_t] */
     lffn_gemm_macro_fn gemm_macro_f32;
     lffn_softmax_fn softmax_rows_f32;
     lffn_add_fn add_f32;

@@ -50,6 +50,9 @@ LFFN_HIDDEN void lffn_gather_accum_f32_ref(LFFN_GATHER_ARGS, const float *table,
                                            int64_t ldout);
 LFFN_HIDDEN void lffn_gather_accum_bf16_ref(LFFN_GATHER_ARGS, const uint16_t *table, const float *bias,
                                             float *out, int64_t ldout);
+/* int8: q [tables * 2^tau, out_dim], scale [tables * 2^tau, ceil(out_dim / 64)]; each term (score * scale) * q */
+LFFN_HIDDEN void lffn_gather_accum_i8_ref(LFFN_GATHER_ARGS, const int8_t *q, const float *scale, const float *bias,
+                                          float *out, int64_t ldout);
 
 /* ---- convert.c ---- */
 /* bf16 bits of f, round to nearest even; a NaN keeps its sign and top payload bits and becomes quiet;
@@ -87,8 +90,12 @@ LFFN_HIDDEN void lffn_convert_f32_to_bf16_avx512(int64_t n, const float *src, ui
 #ifndef LFFN_PACK_C_BF16
 #define LFFN_PACK_C_BF16 64
 #endif
+#define LFFN_PACK_C_I8 64 /* one cache line of int8 per row piece; also the quantization chunk (ABI) */
 /* position of column j (0..31) of a 32-column block inside the packed bf16 block */
 static inline int64_t lffn_bf16_pack_pos(int64_t j) { return j < 16 ? 2 * j : 2 * (j - 16) + 1; }
+/* position of column j (0..63) inside a packed int8 row piece: 32-bit lane i holds columns i, 16 + i, 32 + i,
+ * 48 + i in its bytes 0..3, so each group of 16 columns is one shift (and mask) of the whole 64-byte load */
+static inline int64_t lffn_i8_pack_pos(int64_t j) { return 4 * (j & 15) + (j >> 4); }
 /* Packed gather over rows whose codes and scores are at code[r * code_rs + k * code_ks] (likewise score):
  * the public entry uses (ldcode, 1); the fused layer stores them table-major (1, ld). obuf: NULL, or scratch
  * of rows * 64 floats (64-byte aligned) where the AVX-512 kernels keep the partial sums of a column chunk
@@ -106,6 +113,10 @@ LFFN_HIDDEN void lffn_gather_packed_f32_avx512(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_bf16_ref(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_bf16_avx2(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_bf16_avx512(LFFN_PGATHER_ARGS);
+/* int8: packed values [chunk][table][2^tau][64], then the scales [chunk][table][2^tau] fp32 */
+LFFN_HIDDEN void lffn_gather_packed_i8_ref(LFFN_PGATHER_ARGS);
+LFFN_HIDDEN void lffn_gather_packed_i8_avx2(LFFN_PGATHER_ARGS);
+LFFN_HIDDEN void lffn_gather_packed_i8_avx512(LFFN_PGATHER_ARGS);
 /* (the AVX-512 kernels require row stride 1 for both, or table stride 1 for both) */
 
 
@@ -132,7 +143,8 @@ LFFN_HIDDEN void lffn_bh4_tile_f32_avx512(int64_t nt, int64_t dim, int64_t padde
 LFFN_HIDDEN lffn_status_t lffn_lookupffn_forward_impl(
     int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau,
     int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps,
-    const float *packed_proj, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias,
+    const float *packed_proj, const float *proj_bias, const void *packed_tables, lffn_table_dtype_t table_dtype,
+    const float *bias,
     void *workspace, float *out, int64_t ldout, int32_t *debug_code, float *debug_score);
 /* code/score of all LFFN_BH4_TILE lanes of a feature-major tile, table-major: code[k * ldk + t] (64-byte
  * aligned, ldk a multiple of 16). */

@@ -13,7 +13,7 @@
 #define LFFN_FUSED_ROWS 4096 /* rows per big tile (codes + scores: 8 KiB per 8 rows of 128 tables) */
 #endif
 #define TT LFFN_BH4_TILE
-_Static_assert(LFFN_PACK_C_F32 <= 64 && LFFN_PACK_C_BF16 <= 64, "obuf holds 64 columns per row");
+_Static_assert(LFFN_PACK_C_F32 <= 64 && LFFN_PACK_C_BF16 <= 64 && LFFN_PACK_C_I8 <= 64, "obuf holds 64 columns per row");
 /* The BH4 weights come packed by lffn_bh4_pack_f32: for blocks up to LFFN_BH4_FOLD_MAX_B the in-block Hadamard
  * stages are folded into them at load (saves 6 of the 9 Hadamard stages at b = 64, P = 512; about 12% of the
  * layer), so every call of every size runs the same arithmetic: a row's result does not depend on how rows
@@ -71,15 +71,15 @@ lffn_status_t lffn_lookupffn_forward_impl(int64_t rows, int64_t dim, int64_t pad
                                           int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim,
                                           const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias,
                                           float eps, const float *packed_proj, const float *proj_bias,
-                                          const void *packed_tables, int32_t bf16, const float *bias,
-                                          void *workspace, float *out, int64_t ldout, int32_t *debug_code,
+                                          const void *packed_tables, lffn_table_dtype_t table_dtype,
+                                          const float *bias, void *workspace, float *out, int64_t ldout, int32_t *debug_code,
                                           float *debug_score) {
     fused_layout L;
     const int64_t P = padded_dim;
     LFFN_CHECK(layout_of(rows, dim, P, tables, tau, &L));
     const int64_t hz = tables * tau; /* projected width */
     LFFN_CHECK(lffn_bh4_pack_size_f32(dim, P, block, repeats, hz) > 0);
-    LFFN_CHECK(lffn_tables_pack_size(tables, tau, out_dim, bf16) > 0);
+    LFFN_CHECK(lffn_tables_pack_size(tables, tau, out_dim, table_dtype) > 0); /* also a known table_dtype */
     LFFN_CHECK(ldx >= dim && ldout >= out_dim && eps >= 0.0f);
     if (rows == 0) return LFFN_SUCCESS;
     LFFN_CHECK(x && ln_weight && ln_bias && packed_proj && packed_tables && workspace && out);
@@ -125,7 +125,7 @@ lffn_status_t lffn_lookupffn_forward_impl(int64_t rows, int64_t dim, int64_t pad
 #ifdef LFFN_DIAG_CODE_MASK
         for (int64_t i = 0; i < tables * L.bt; i++) code[i] &= LFFN_DIAG_CODE_MASK; /* both code layouts */
 #endif
-        K->gather_packed[bf16 != 0](nb, tables, tau, out_dim, code, c_rs, c_ks, score, c_rs, c_ks, packed_tables, bias,
+        K->gather_packed[table_dtype](nb, tables, tau, out_dim, code, c_rs, c_ks, score, c_rs, c_ks, packed_tables, bias,
                                     out + b0 * ldout, ldout, tiles ? obuf : NULL);
         PROF_T(g1);
         PROF_ADD(3, g0, g1);
@@ -137,9 +137,9 @@ lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padd
                                          int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim,
                                          const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias,
                                          float eps, const void *packed_proj, const float *proj_bias,
-                                         const void *packed_tables, int32_t bf16, const float *bias, void *workspace,
-                                         float *out, int64_t ldout) {
+                                         const void *packed_tables, lffn_table_dtype_t table_dtype, const float *bias,
+                                         void *workspace, float *out, int64_t ldout) {
     return lffn_lookupffn_forward_impl(rows, dim, padded_dim, block, repeats, tables, tau, out_dim, x, ldx, ln_weight,
-                                       ln_bias, eps, packed_proj, proj_bias, packed_tables, bf16, bias, workspace, out,
+                                       ln_bias, eps, packed_proj, proj_bias, packed_tables, table_dtype, bias, workspace, out,
                                        ldout, NULL, NULL);
 }

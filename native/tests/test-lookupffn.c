@@ -1,8 +1,8 @@
-/* lffn_lookupffn_workspace_size / lffn_lookupffn_forward_f32: every ISA path, fp32 and bf16 tables, against the
+/* lffn_lookupffn_workspace_size / lffn_lookupffn_forward_f32: every ISA path, fp32, bf16 and int8 tables, against the
  * composition of the reference kernels (LayerNorm -> BH4 -> hash -> gather on the unpacked table; for bf16 the
- * gather on the bf16-rounded table), on the paper shape, small odd shapes (row tails, dims that are not powers
+ * gather on the bf16-rounded table, for int8 on the quantized table dequantized in double), on the paper shape, small odd shapes (row tails, dims that are not powers
  * of two, tables straddling BH4 repeats, column tails), more rows than one big tile, strides, NULL biases;
- * the bf16 layer against the fp32 layer (relative error <= 1e-2); then argument checks.
+ * the bf16 and int8 layers against the fp32 layer (relative error <= 1e-2); then argument checks.
  * A row whose z has a component within rounding of zero may legitimately pick another table row (SPEC.md,
  * Numerics): such rows are excluded when they disagree, and there must be few of them. */
 #include <string.h>
@@ -19,7 +19,9 @@
 /* digests of check_pinned_arithmetic */
 #define PINNED_AVX2 0x2f2001acedf2c77full
 #define PINNED_AVX512 0x45248a084af8244dull
-#define LFFN_MAX_BF16_LAYER_REL 1e-2
+#define LFFN_MAX_COMPACT_LAYER_REL 1e-2
+
+static const char *dtype_name(int d) { return d == 2 ? "int8" : d == 1 ? "bf16" : "f32"; }
 
 static int64_t next_pow2(int64_t v) {
     int64_t p = 1;
@@ -31,8 +33,8 @@ static int64_t next_pow2(int64_t v) {
  * code/score [rows, tables], out [rows, out_dim] (the bf16 table when tb != NULL). */
 static void layer_f64(int64_t rows, int64_t dim, int64_t P, int64_t block, int64_t tables, int64_t tau,
                       int64_t out_dim, const float *x, int64_t ldx, const float *lnw, const float *lnb, float eps,
-                      const float *w, const float *pb, const float *table, const uint16_t *tb, const float *bias,
-                      double *z, int32_t *code, double *score, double *out) {
+                      const float *w, const float *pb, const float *table, const uint16_t *tb, const double *td,
+                      const float *bias, double *z, int32_t *code, double *score, double *out) {
     const int64_t hz = tables * tau;
     double *up = calloc((size_t)P, sizeof(double));
     for (int64_t r = 0; r < rows; r++) {
@@ -60,7 +62,7 @@ static void layer_f64(int64_t rows, int64_t dim, int64_t P, int64_t block, int64
             double acc = bias ? bias[c] : 0.0;
             for (int64_t k = 0; k < tables; k++) {
                 const int64_t e = ((k << tau) + code[r * tables + k]) * out_dim + c;
-                acc += score[r * tables + k] * (tb ? (double)lffn_bf16_bits_to_f32(tb[e]) : (double)table[e]);
+                acc += score[r * tables + k] * (td ? td[e] : tb ? (double)lffn_bf16_bits_to_f32(tb[e]) : (double)table[e]);
             }
             out[r * out_dim + c] = acc;
         }
@@ -85,12 +87,21 @@ static void check_shape_eps(int64_t rows, int64_t dim, int64_t block, int64_t ta
     void *wp = test_alloc(lffn_bh4_pack_size_f32(dim, P, block, R, hz));
     TEST_EXPECT(lffn_bh4_pack_f32(dim, P, block, R, hz, w, wp) == LFFN_SUCCESS, "bh4 pack");
     double *z = malloc((size_t)(rows * hz) * sizeof(double)), *score = malloc((size_t)(rows * tables) * sizeof(double));
-    double *want[2] = {malloc((size_t)(rows * out_dim) * sizeof(double)), malloc((size_t)(rows * out_dim) * sizeof(double))};
+    double *want[3];
+    for (int bf = 0; bf < 3; bf++) want[bf] = malloc((size_t)(rows * out_dim) * sizeof(double));
+    /* int8: the table as quantized, dequantized in double */
+    int8_t *tq = test_alloc(trows * out_dim);
+    const int64_t nch = (out_dim + 63) / 64;
+    float *tsc = test_alloc(trows * nch * 4);
+    double *td = malloc((size_t)(trows * out_dim) * sizeof(double));
+    TEST_EXPECT(lffn_tables_quantize_i8(tables, tau, out_dim, table, tq, tsc) == LFFN_SUCCESS, "quantize");
+    for (int64_t t = 0; t < trows; t++)
+        for (int64_t c = 0; c < out_dim; c++) td[t * out_dim + c] = (double)tq[t * out_dim + c] * tsc[t * nch + c / 64];
     int32_t *code = test_alloc(rows * tables * 4), *got_code = test_alloc(rows * tables * 4);
     float *got_score = test_alloc(rows * tables * 4), *got = test_alloc(rows * ldo * 4);
-    for (int bf = 0; bf < 2; bf++)
-        layer_f64(rows, dim, P, block, tables, tau, out_dim, x, ldx, lnw, lnb, eps, w, pb, table, bf ? tb : NULL, bias, z,
-                  code, score, want[bf]);
+    for (int bf = 0; bf < 3; bf++)
+        layer_f64(rows, dim, P, block, tables, tau, out_dim, x, ldx, lnw, lnb, eps, w, pb, table, bf == 1 ? tb : NULL,
+                  bf == 2 ? td : NULL, bias, z, code, score, want[bf]);
     /* rows with a near-zero z component (a sign flip there is legitimate, SPEC.md Numerics) */
     char *fragile = calloc((size_t)rows, 1);
     int64_t nfragile = 0;
@@ -103,7 +114,7 @@ static void check_shape_eps(int64_t rows, int64_t dim, int64_t block, int64_t ta
     const int64_t wsb = lffn_lookupffn_workspace_size(rows, dim, P, tables, tau);
     TEST_EXPECT(wsb > 0, "workspace size %ld", (long)wsb);
     void *ws = test_alloc(wsb);
-    for (int bf = 0; bf < 2; bf++) {
+    for (int bf = 0; bf < 3; bf++) {
         void *pk = test_alloc(lffn_tables_pack_size(tables, tau, out_dim, bf));
         TEST_EXPECT(lffn_tables_pack_f32(tables, tau, out_dim, table, bf, pk) == LFFN_SUCCESS, "pack");
         TEST_FOR_EACH_ISA(isa) {
@@ -137,7 +148,7 @@ static void check_shape_eps(int64_t rows, int64_t dim, int64_t block, int64_t ta
             }
             TEST_EXPECT(sn <= LFFN_MAX_SCORE_NMSE * sd && num <= LFFN_MAX_LAYER_NMSE * den,
                         "%s %s rows %ld dim %ld b %ld h %ld tau %ld out %ld eps %g: score nmse %g, output nmse %g",
-                        test_isa_name(isa), bf ? "bf16" : "f32", (long)rows, (long)dim, (long)block, (long)tables,
+                        test_isa_name(isa), dtype_name(bf), (long)rows, (long)dim, (long)block, (long)tables,
                         (long)tau, (long)out_dim, eps, sn / sd, num / den);
             TEST_EXPECT(skipped <= nfragile && skipped * 20 <= rows + 20, "%s: %ld rows differ (%ld fragile)",
                         test_isa_name(isa), (long)skipped, (long)nfragile);
@@ -145,7 +156,7 @@ static void check_shape_eps(int64_t rows, int64_t dim, int64_t block, int64_t ta
         free(pk);
     }
     free(x); free(lnw); free(lnb); free(w); free(pb); free(bias); free(table); free(tb); free(wp); free(z); free(score);
-    free(want[0]); free(want[1]); free(code); free(got_code); free(got_score); free(got); free(fragile); free(ws);
+    free(want[0]); free(want[1]); free(want[2]); free(tq); free(tsc); free(td); free(code); free(got_code); free(got_score); free(got); free(fragile); free(ws);
 }
 
 static void check_shape(int64_t rows, int64_t dim, int64_t block, int64_t tables, int64_t tau, int64_t out_dim,
@@ -157,7 +168,7 @@ static void check_shape(int64_t rows, int64_t dim, int64_t block, int64_t tables
  * x ~ 2 U(-1,1), LayerNorm weight 1 +- 0.2, bias 0.2 U, BH4 weights U(-1,1) 1.7/181, biases 0.1 U, tables
  * 0.05 U. The relative error must stay <= 1e-2 on every ISA path (the ~1e-3 of bf16 table rounding). Also
  * checks that a row's result does not depend on how rows are split across calls. */
-static void check_bf16_realistic(int64_t rows, uint64_t seed) {
+static void check_compact_realistic(int64_t rows, uint64_t seed) {
     const int64_t dim = 512, P = 512, block = 64, R = 2, tables = 128, tau = 8, out_dim = 512;
     const int64_t hz = tables * tau, trows = tables << tau;
     test_seed(seed);
@@ -165,18 +176,18 @@ static void check_bf16_realistic(int64_t rows, uint64_t seed) {
     for (int64_t i = 0; i < dim; i++) lnw[i] += 1.0f;
     float *w = test_random(R * 4 * P * block, 1.7f / 181.0f), *pb = test_random(hz, 0.1f);
     float *table = test_random(trows * out_dim, 0.05f), *bias = test_random(out_dim, 0.1f);
-    float *out[2] = {test_alloc(rows * out_dim * 4), test_alloc(rows * out_dim * 4)};
+    float *out[3] = {test_alloc(rows * out_dim * 4), test_alloc(rows * out_dim * 4), test_alloc(rows * out_dim * 4)};
     float *part = test_alloc(rows * out_dim * 4);
     void *ws = test_alloc(lffn_lookupffn_workspace_size(rows, dim, P, tables, tau));
     void *wp = test_alloc(lffn_bh4_pack_size_f32(dim, P, block, R, hz));
     TEST_EXPECT(lffn_bh4_pack_f32(dim, P, block, R, hz, w, wp) == LFFN_SUCCESS, "bh4 pack");
-    void *pk[2];
-    for (int bf = 0; bf < 2; bf++) {
+    void *pk[3];
+    for (int bf = 0; bf < 3; bf++) {
         pk[bf] = test_alloc(lffn_tables_pack_size(tables, tau, out_dim, bf));
         TEST_EXPECT(lffn_tables_pack_f32(tables, tau, out_dim, table, bf, pk[bf]) == LFFN_SUCCESS, "pack");
     }
     TEST_FOR_EACH_ISA(isa) {
-        for (int bf = 0; bf < 2; bf++) {
+        for (int bf = 0; bf < 3; bf++) {
             TEST_EXPECT(lffn_lookupffn_forward_f32(rows, dim, P, block, R, tables, tau, out_dim, x, dim, lnw, lnb, 1e-5f, wp,
                                                    pb, pk[bf], bf, bias, ws, out[bf], out_dim) == LFFN_SUCCESS, "status");
             /* the same rows in calls of 1, 7 and the rest: bit-identical rows */
@@ -186,21 +197,23 @@ static void check_bf16_realistic(int64_t rows, uint64_t seed) {
                                                        x + cuts[c] * dim, dim, lnw, lnb, 1e-5f, wp, pb, pk[bf], bf, bias,
                                                        ws, part + cuts[c] * out_dim, out_dim) == LFFN_SUCCESS, "status");
             TEST_EXPECT(memcmp(part, out[bf], (size_t)(rows * out_dim * 4)) == 0,
-                        "%s %s: rows depend on the split across calls", test_isa_name(isa), bf ? "bf16" : "f32");
+                        "%s %s: rows depend on the split across calls", test_isa_name(isa), dtype_name(bf));
         }
-        double n2 = 0, d2 = 0;
-        for (int64_t i = 0; i < rows * out_dim; i++) {
-            const double d = (double)out[1][i] - out[0][i];
-            n2 += d * d;
-            d2 += (double)out[0][i] * out[0][i];
+        for (int bf = 1; bf < 3; bf++) {
+            double n2 = 0, d2 = 0;
+            for (int64_t i = 0; i < rows * out_dim; i++) {
+                const double d = (double)out[bf][i] - out[0][i];
+                n2 += d * d;
+                d2 += (double)out[0][i] * out[0][i];
+            }
+            printf("  %s: %s layer vs fp32 layer, %ld rows of the paper shape (realistic data): rel %.3g\n",
+                   test_isa_name(isa), dtype_name(bf), (long)rows, sqrt(n2 / d2));
+            TEST_EXPECT(sqrt(n2 / d2) <= LFFN_MAX_COMPACT_LAYER_REL, "%s: realistic %s layer vs fp32 layer rel %g",
+                        test_isa_name(isa), dtype_name(bf), sqrt(n2 / d2));
         }
-        printf("  %s: bf16 layer vs fp32 layer, %ld rows of the paper shape (realistic data): rel %.3g\n",
-               test_isa_name(isa), (long)rows, sqrt(n2 / d2));
-        TEST_EXPECT(sqrt(n2 / d2) <= LFFN_MAX_BF16_LAYER_REL, "%s: realistic bf16 layer vs fp32 layer rel %g",
-                    test_isa_name(isa), sqrt(n2 / d2));
     }
-    free(x); free(lnw); free(lnb); free(w); free(pb); free(table); free(bias); free(out[0]); free(out[1]); free(part);
-    free(ws); free(pk[0]); free(pk[1]); free(wp);
+    free(x); free(lnw); free(lnb); free(w); free(pb); free(table); free(bias); free(out[0]); free(out[1]); free(out[2]);
+    free(part); free(ws); free(pk[0]); free(pk[1]); free(pk[2]); free(wp);
 }
 
 /* The fused layer's exact arithmetic on the vector paths, pinned: a digest (FNV-1a) of the codes, the bits of
@@ -251,7 +264,7 @@ int main(void) {
     check_shape(130, 100, 128, 10, 6, 40, 1, seed++);  /* b = P: no stage left outside the packed weights */
     check_shape(70, 256, 256, 8, 4, 16, 0, seed++);    /* b > 128: packed unfolded */
     check_shape_eps(50, 64, 16, 16, 4, 40, 1, 0.5f, seed++); /* a large eps: its place in LayerNorm matters */
-    check_bf16_realistic(512, seed++);                  /* the acceptance bound of the bf16 layer */
+    check_compact_realistic(512, seed++);                  /* the acceptance bound of the bf16 and int8 layers */
     check_pinned_arithmetic();
 
     /* argument checks */

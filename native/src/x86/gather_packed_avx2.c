@@ -63,3 +63,36 @@ void lffn_gather_packed_bf16_avx2(LFFN_PGATHER_ARGS) {
             store_block(tmp, nc, bias ? bias + c0 : NULL, out + r * ldout + c0);
         }
 }
+
+/* int8: two 32-byte loads per row piece; 32-bit lane i of the first holds columns i, 16+i, 32+i, 48+i (i < 8),
+ * of the second the same for i + 8 (pack order): shift the byte to the top, shift it back arithmetically, convert
+ * exactly, and fold the piece's scale into the broadcast score. */
+void lffn_gather_packed_i8_avx2(LFFN_PGATHER_ARGS) {
+    (void)obuf;
+    const int8_t *pk = packed;
+    const int64_t trows = tables << tau, chunks = (out_dim + LFFN_PACK_C_I8 - 1) / LFFN_PACK_C_I8;
+    const float *scales = (const float *)(pk + chunks * trows * LFFN_PACK_C_I8);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c0 = 0, q = 0; c0 < out_dim; c0 += LFFN_PACK_C_I8, q++) {
+            const int64_t nc = out_dim - c0 < LFFN_PACK_C_I8 ? out_dim - c0 : LFFN_PACK_C_I8;
+            const int8_t *chunk = pk + q * trows * LFFN_PACK_C_I8;
+            const float *sc = scales + q * trows;
+            __m256 acc[4][2]; /* [byte j][half h]: columns 16 j + 8 h .. 16 j + 8 h + 7 */
+            for (int j = 0; j < 4; j++) acc[j][0] = acc[j][1] = _mm256_setzero_ps();
+            for (int64_t k = 0; k < tables; k++) {
+                const int64_t t = (k << tau) + code[r * code_rs + k * code_ks];
+                const __m256 s = _mm256_set1_ps(score[r * score_rs + k * score_ks] * sc[t]);
+                for (int h = 0; h < 2; h++) {
+                    const __m256i x = _mm256_load_si256((const __m256i *)(chunk + t * LFFN_PACK_C_I8 + 32 * h));
+                    acc[0][h] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(x, 24), 24)), acc[0][h]);
+                    acc[1][h] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(x, 16), 24)), acc[1][h]);
+                    acc[2][h] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(x, 8), 24)), acc[2][h]);
+                    acc[3][h] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(_mm256_srai_epi32(x, 24)), acc[3][h]);
+                }
+            }
+            float tmp[LFFN_PACK_C_I8] __attribute__((aligned(32)));
+            for (int j = 0; j < 4; j++)
+                for (int h = 0; h < 2; h++) _mm256_store_ps(tmp + 16 * j + 8 * h, acc[j][h]);
+            store_block(tmp, nc, bias ? bias + c0 : NULL, out + r * ldout + c0);
+        }
+}

@@ -29,7 +29,9 @@
 #define CB LFFN_PACK_C_BF16
 #define NVF (CF / 16) /* zmm accumulators per row, fp32 */
 #define NVB (CB / 16) /* zmm accumulators per row, bf16 */
-_Static_assert(CF % 16 == 0 && CB % 32 == 0, "packed chunk widths");
+#define CI LFFN_PACK_C_I8
+#define NVI (CI / 16) /* zmm accumulators per row, int8 */
+_Static_assert(CF % 16 == 0 && CB % 32 == 0 && CI == 64, "packed chunk widths");
 
 /* Rows per micro-tile (NR x NV accumulators must fit the 32 zmm with room for loads). */
 #ifndef PG_NR_F32_TM
@@ -37,6 +39,12 @@ _Static_assert(CF % 16 == 0 && CB % 32 == 0, "packed chunk widths");
 #endif
 #ifndef PG_NR_BF16_TM
 #define PG_NR_BF16_TM (NVB >= 4 ? 4 : 8)
+#endif
+#ifndef PG_NR_I8_TM
+#define PG_NR_I8_TM 4
+#endif
+#ifndef PG_NR_I8_RM
+#define PG_NR_I8_RM 4
 #endif
 #ifndef PG_NR_F32_RM
 #define PG_NR_F32_RM 4
@@ -80,7 +88,8 @@ static inline __mmask16 col_mask(int64_t n) { /* first n of 16 lanes */
 #define DEFINE_TILE(NAME, NR, NV, ELEM, BODY)                                                                  \
     static inline __attribute__((always_inline)) void NAME(                                                  \
         const int TM, const int masked, const int first, const int pf, int64_t nc, int64_t tau,              \
-        const int32_t *cr, const float *sr, int64_t cst, int64_t sst, const ELEM *slice, int64_t g,            \
+        const int32_t *cr, const float *sr, int64_t cst, int64_t sst, const ELEM *slice,                     \
+        const float *sslice, int64_t g,                                                                      \
         const float *bias, const float *oi, int64_t ldi, float *o, int64_t ldout) {                          \
         __m512 acc[NR][NV];                                                                                   \
         for (int i = 0; i < NR; i++)                                                                          \
@@ -99,7 +108,9 @@ static inline __mmask16 col_mask(int64_t n) { /* first n of 16 lanes */
             sp[i] = sr + (TM ? i : i * sst);                                                                  \
         }                                                                                                     \
         const ELEM *tk = slice;                                                                               \
-        for (int64_t k = 0; k < g; k++, tk += tstride) {                                                      \
+        const float *sk = sslice; /* int8: the scales of table k's rows */                                   \
+        (void)sk;                                                                                             \
+        for (int64_t k = 0; k < g; k++, tk += tstride, sk += sslice ? ((int64_t)1 << tau) : 0) {           \
             const int64_t kc = TM ? k * cst : k, kq = TM ? k * sst : k;                                       \
             if (pf && TM)                                                                                     \
                 for (int i = 0; i < NR; i++) {                                                                \
@@ -107,8 +118,9 @@ static inline __mmask16 col_mask(int64_t n) { /* first n of 16 lanes */
                     for (int l = 0; l < (int)(NV * 16 * sizeof(ELEM)) && l < 64 * PG_PF_LINES; l += 64) _mm_prefetch(p + l, _MM_HINT_T0); \
                 }                                                                                             \
             for (int i = 0; i < NR; i++) {                                                                    \
-                const ELEM *t = tk + (int64_t)(TM ? cr[kc + i] : cp[i][kc]) * (NV * 16);                      \
-                const __m512 s = _mm512_set1_ps(TM ? sr[kq + i] : sp[i][kq]);                                 \
+                const int64_t ci = TM ? cr[kc + i] : cp[i][kc];                                               \
+                const ELEM *t = tk + ci * (NV * 16);                                                          \
+                const float sv = TM ? sr[kq + i] : sp[i][kq];                                                 \
                 BODY                                                                                          \
             }                                                                                                 \
         }                                                                                                     \
@@ -120,8 +132,10 @@ static inline __mmask16 col_mask(int64_t n) { /* first n of 16 lanes */
     }
 
 #define F32_BODY                                                                                             \
+    const __m512 s = _mm512_set1_ps(sv);                                                                     \
     for (int v = 0; v < NVF; v++) acc[i][v] = _mm512_fmadd_ps(s, _mm512_load_ps(t + 16 * v), acc[i][v]);
 #define BF16_BODY                                                                                            \
+    const __m512 s = _mm512_set1_ps(sv);                                                                     \
     for (int h = 0; h < NVB / 2; h++) {                                                                      \
         const __m512i x = _mm512_load_si512((const void *)(t + 32 * h));                                     \
         const __m512 lo = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));                                     \
@@ -130,22 +144,49 @@ static inline __mmask16 col_mask(int64_t n) { /* first n of 16 lanes */
         acc[i][2 * h + 1] = _mm512_fmadd_ps(s, hi, acc[i][2 * h + 1]);                                       \
     }
 
+/* int8: one 64-byte load per row piece; lane i holds columns i, 16+i, 32+i, 48+i (pack order), so byte j of
+ * every lane is sign-extended by a left shift to the top and an arithmetic right shift (j = 3: the shift
+ * alone); the integers convert exactly and the per-piece scale is folded into the broadcast score. */
+#define I8_BODY                                                                                              \
+    const __m512 s = _mm512_set1_ps(sv * sk[ci]);                                                            \
+    {                                                                                                        \
+        const __m512i x = _mm512_load_si512((const void *)t);                                                \
+        const __m512 q0 = _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(x, 24), 24));               \
+        const __m512 q1 = _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(x, 16), 24));               \
+        const __m512 q2 = _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(x, 8), 24));                \
+        const __m512 q3 = _mm512_cvtepi32_ps(_mm512_srai_epi32(x, 24));                                      \
+        acc[i][0] = _mm512_fmadd_ps(s, q0, acc[i][0]);                                                       \
+        acc[i][1] = _mm512_fmadd_ps(s, q1, acc[i][1]);                                                       \
+        acc[i][2] = _mm512_fmadd_ps(s, q2, acc[i][2]);                                                       \
+        acc[i][3] = _mm512_fmadd_ps(s, q3, acc[i][3]);                                                       \
+    }
+
 DEFINE_TILE(f32_tile_tm, PG_NR_F32_TM, NVF, float, F32_BODY)
 DEFINE_TILE(f32_tile_rm, PG_NR_F32_RM, NVF, float, F32_BODY)
 DEFINE_TILE(f32_tile_1, 1, NVF, float, F32_BODY)
 DEFINE_TILE(bf16_tile_tm, PG_NR_BF16_TM, NVB, uint16_t, BF16_BODY)
 DEFINE_TILE(bf16_tile_rm, PG_NR_BF16_RM, NVB, uint16_t, BF16_BODY)
 DEFINE_TILE(bf16_tile_1, 1, NVB, uint16_t, BF16_BODY)
+DEFINE_TILE(i8_tile_tm, PG_NR_I8_TM, NVI, int8_t, I8_BODY)
+DEFINE_TILE(i8_tile_rm, PG_NR_I8_RM, NVI, int8_t, I8_BODY)
+DEFINE_TILE(i8_tile_1, 1, NVI, int8_t, I8_BODY)
+
+enum { DT_F32 = LFFN_TABLE_F32, DT_BF16 = LFFN_TABLE_BF16, DT_I8 = LFFN_TABLE_I8 };
 
 /* One micro-tile of NR rows (or of one row, NR 1) of the element type and code layout given: picks the
- * specialisation generated above (bf16, TM, one are constants wherever this is inlined). */
-static inline __attribute__((always_inline)) void tile(const int bf16, const int TM, const int one, const int masked,
+ * specialisation generated above (dt, TM, one are constants wherever this is inlined). */
+static inline __attribute__((always_inline)) void tile(const int dt, const int TM, const int one, const int masked,
                                                        const int first, const int pf, int64_t nc, int64_t tau,
                                                        const int32_t *cr, const float *sr, int64_t cst, int64_t sst,
-                                                       const void *slice, int64_t g, const float *bias, const float *oi,
-                                                       int64_t ldi, float *o, int64_t ldout) {
-#define TILE_ARGS TM, masked, first, pf, nc, tau, cr, sr, cst, sst, slice, g, bias, oi, ldi, o, ldout
-    if (bf16) {
+                                                       const void *slice, const float *sslice, int64_t g,
+                                                       const float *bias, const float *oi, int64_t ldi, float *o,
+                                                       int64_t ldout) {
+#define TILE_ARGS TM, masked, first, pf, nc, tau, cr, sr, cst, sst, slice, sslice, g, bias, oi, ldi, o, ldout
+    if (dt == DT_I8) {
+        if (one) i8_tile_1(TILE_ARGS);
+        else if (TM) i8_tile_tm(TILE_ARGS);
+        else i8_tile_rm(TILE_ARGS);
+    } else if (dt == DT_BF16) {
         if (one) bf16_tile_1(TILE_ARGS);
         else if (TM) bf16_tile_tm(TILE_ARGS);
         else bf16_tile_rm(TILE_ARGS);
@@ -157,37 +198,46 @@ static inline __attribute__((always_inline)) void tile(const int bf16, const int
 #undef TILE_ARGS
 }
 
+static inline int nr_of(const int dt, const int TM) {
+    if (dt == DT_I8) return TM ? PG_NR_I8_TM : PG_NR_I8_RM;
+    if (dt == DT_BF16) return TM ? PG_NR_BF16_TM : PG_NR_BF16_RM;
+    return TM ? PG_NR_F32_TM : PG_NR_F32_RM;
+}
+
 /* Row micro-tiles of one (chunk, group) over `rows` rows whose codes and scores start at (code, score): every
  * flag a constant in its own specialisation. Partial sums are read from (ib, ldib) and written to (ob, ldob):
  * out's chunk, or obuf between the groups of a chunk. cr/sr of a tile point at (its first row, table g0). */
 static inline __attribute__((always_inline)) void row_tiles(
-    const int bf16, const int TM, const int masked, const int first, int64_t rows, const int32_t *code,
+    const int dt, const int TM, const int masked, const int first, int64_t rows, const int32_t *code,
     int64_t code_rs, int64_t code_ks, const float *score, int64_t score_rs, int64_t score_ks, int64_t g0, int64_t g,
-    int64_t cst, int64_t sst, const void *slice, int64_t nc, int64_t tau, const float *bb, const float *ib,
-    int64_t ldib, float *ob, int64_t ldob) {
-    const int NR = TM ? (bf16 ? PG_NR_BF16_TM : PG_NR_F32_TM) : (bf16 ? PG_NR_BF16_RM : PG_NR_F32_RM);
+    int64_t cst, int64_t sst, const void *slice, const float *sslice, int64_t nc, int64_t tau, const float *bb,
+    const float *ib, int64_t ldib, float *ob, int64_t ldob) {
+    const int NR = nr_of(dt, TM);
     int64_t r = 0;
     for (; r + NR <= rows; r += NR) {
         const int32_t *cr = code + r * code_rs + g0 * code_ks;
         const float *sr = score + r * score_rs + g0 * score_ks;
         if (PG_PREFETCH && TM && r + (PG_PF_DIST + 1) * NR <= rows)
-            tile(bf16, TM, 0, masked, first, 1, nc, tau, cr, sr, cst, sst, slice, g, bb, ib + r * ldib, ldib,
+            tile(dt, TM, 0, masked, first, 1, nc, tau, cr, sr, cst, sst, slice, sslice, g, bb, ib + r * ldib, ldib,
                  ob + r * ldob, ldob);
         else
-            tile(bf16, TM, 0, masked, first, 0, nc, tau, cr, sr, cst, sst, slice, g, bb, ib + r * ldib, ldib,
+            tile(dt, TM, 0, masked, first, 0, nc, tau, cr, sr, cst, sst, slice, sslice, g, bb, ib + r * ldib, ldib,
                  ob + r * ldob, ldob);
     }
     for (; r < rows; r++)
-        tile(bf16, TM, 1, masked, first, 0, nc, tau, code + r * code_rs + g0 * code_ks,
-             score + r * score_rs + g0 * score_ks, cst, sst, slice, g, bb, ib + r * ldib, ldib, ob + r * ldob, ldob);
+        tile(dt, TM, 1, masked, first, 0, nc, tau, code + r * code_rs + g0 * code_ks,
+             score + r * score_rs + g0 * score_ks, cst, sst, slice, sslice, g, bb, ib + r * ldib, ldib, ob + r * ldob,
+             ldob);
 }
 
-/* The loops shared by both element types: chunk, row block, table group, row micro-tiles. */
-static inline __attribute__((always_inline)) void gather_loops(const int bf16, LFFN_PGATHER_ARGS) {
-    const int64_t C = bf16 ? CB : CF, esize = bf16 ? 2 : 4; /* chunk columns, bytes per element */
+/* The loops shared by the element types: chunk, row block, table group, row micro-tiles. */
+static inline __attribute__((always_inline)) void gather_loops(const int dt, LFFN_PGATHER_ARGS) {
+    /* chunk columns, bytes per element */
+    const int64_t C = dt == DT_I8 ? CI : dt == DT_BF16 ? CB : CF, esize = dt == DT_I8 ? 1 : dt == DT_BF16 ? 2 : 4;
     const char *pk = packed;
-    const int64_t trows = tables << tau;
-    const int64_t G = group_tables(tables, tau, C * esize);
+    const int64_t trows = tables << tau, chunks = (out_dim + C - 1) / C;
+    const float *scales = dt == DT_I8 ? (const float *)(pk + chunks * trows * C) : NULL; /* int8 only */
+    const int64_t G = group_tables(tables, tau, C * esize + (dt == DT_I8 ? 4 : 0));
     /* table-major (row stride 1) or row-major (table stride 1): the two layouts the library uses */
     const int tm = code_rs == 1 && score_rs == 1;
     const int64_t cst = tm ? code_ks : code_rs, sst = tm ? score_ks : score_rs;
@@ -207,6 +257,7 @@ static inline __attribute__((always_inline)) void gather_loops(const int bf16, L
                 const int64_t g = tables - g0 < G ? tables - g0 : G;
                 const int first = g0 == 0;
                 const void *slice = chunk + (g0 << tau) * C * esize;
+                const float *sslice = scales ? scales + (c0 / C) * trows + (g0 << tau) : NULL;
                 const float *bb = bias ? bias + c0 : NULL;
                 const int last = g0 + g >= tables;
                 const float *ibuf = obuf ? obuf : outb + c0;
@@ -215,12 +266,15 @@ static inline __attribute__((always_inline)) void gather_loops(const int bf16, L
                 const int64_t ldobf = obuf && !last ? C : ldout;
 #define ROWS(TM, masked, first, ib, ldib, ob, ldob)                                                          \
     do {                                                                                                     \
-        if (bf16)                                                                                            \
-            row_tiles(1, TM, masked, first, nr, cb, code_rs, code_ks, sb, score_rs, score_ks, g0, g, cst, sst,   \
-                      slice, nc, tau, bb, ib, ldib, ob, ldob);                                               \
+        if (dt == DT_I8)                                                                                     \
+            row_tiles(DT_I8, TM, masked, first, nr, cb, code_rs, code_ks, sb, score_rs, score_ks, g0, g, cst, \
+                      sst, slice, sslice, nc, tau, bb, ib, ldib, ob, ldob);                                  \
+        else if (dt == DT_BF16)                                                                              \
+            row_tiles(DT_BF16, TM, masked, first, nr, cb, code_rs, code_ks, sb, score_rs, score_ks, g0, g, cst, \
+                      sst, slice, sslice, nc, tau, bb, ib, ldib, ob, ldob);                                  \
         else                                                                                                 \
-            row_tiles(0, TM, masked, first, nr, cb, code_rs, code_ks, sb, score_rs, score_ks, g0, g, cst, sst,   \
-                      slice, nc, tau, bb, ib, ldib, ob, ldob);                                               \
+            row_tiles(DT_F32, TM, masked, first, nr, cb, code_rs, code_ks, sb, score_rs, score_ks, g0, g, cst, \
+                      sst, slice, sslice, nc, tau, bb, ib, ldib, ob, ldob);                                  \
     } while (0)
                 if (tm) {
                     if (masked) ROWS(1, 1, first, ibuf, ldibuf, obf, ldobf);
@@ -238,12 +292,11 @@ static inline __attribute__((always_inline)) void gather_loops(const int bf16, L
     }
 }
 
-void lffn_gather_packed_f32_avx512(LFFN_PGATHER_ARGS) {
-    gather_loops(0, rows, tables, tau, out_dim, code, code_rs, code_ks, score, score_rs, score_ks, packed, bias, out,
-                 ldout, obuf);
-}
-
-void lffn_gather_packed_bf16_avx512(LFFN_PGATHER_ARGS) {
-    gather_loops(1, rows, tables, tau, out_dim, code, code_rs, code_ks, score, score_rs, score_ks, packed, bias, out,
-                 ldout, obuf);
-}
+#define GATHER_ENTRY(NAME, DT)                                                                               \
+    void NAME(LFFN_PGATHER_ARGS) {                                                                           \
+        gather_loops(DT, rows, tables, tau, out_dim, code, code_rs, code_ks, score, score_rs, score_ks, packed, \
+                     bias, out, ldout, obuf);                                                                \
+    }
+GATHER_ENTRY(lffn_gather_packed_f32_avx512, DT_F32)
+GATHER_ENTRY(lffn_gather_packed_bf16_avx512, DT_BF16)
+GATHER_ENTRY(lffn_gather_packed_i8_avx512, DT_I8)

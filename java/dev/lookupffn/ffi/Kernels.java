@@ -5,6 +5,7 @@ import static dev.lookupffn.ffi.gen.lookupffn_h.*;
 import dev.lookupffn.LookupFfnException.NativeException;
 import dev.lookupffn.LookupFfnException.ShapeException;
 import dev.lookupffn.runtime.Sizes;
+import dev.lookupffn.tensor.DType;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -139,39 +140,122 @@ public final class Kernels {
                 lffn_hash_code_score_f32(rows, tables, tau, z, ldz, code, ldcode, score, ldscore));
     }
 
-    /** Bytes of the packed form of a [tables·2^τ, outDim] table (f32, or bf16 when {@code bf16}). */
-    public static long tablesPackSize(long tables, long tau, long outDim, boolean bf16) {
+    /**
+     * The C value of a packed table element type: {@link DType#F32}, {@link DType#BF16} or {@link DType#I8} (int8 with
+     * one fp32 scale per table row and 64-column chunk); any other type is a {@link ShapeException}.
+     */
+    static int tableDType(DType tableDType) {
+        if (tableDType == null) throw new ShapeException("table dtype is null");
+        return switch (tableDType) {
+            case F32 -> LFFN_TABLE_F32();
+            case BF16 -> LFFN_TABLE_BF16();
+            case I8 -> LFFN_TABLE_I8();
+            default -> throw new ShapeException("tables can be packed as F32, BF16 or I8, not " + tableDType);
+        };
+    }
+
+    /** Columns per int8 quantization chunk: one scale per table row and chunk. */
+    public static final int I8_CHUNK = 64;
+
+    /** Bytes of the packed form of a [tables·2^τ, outDim] table stored as {@code tableDType} (F32, BF16 or I8). */
+    public static long tablesPackSize(long tables, long tau, long outDim, DType tableDType) {
         positive("tables", tables);
         positive("outDim", outDim);
         tau(tau);
-        long size = lffn_tables_pack_size(tables, tau, outDim, bf16 ? 1 : 0);
+        long size = lffn_tables_pack_size(tables, tau, outDim, tableDType(tableDType));
         if (size <= 0) throw new ShapeException("invalid table packing request: " + tables + " tables, tau " + tau + ", width " + outDim);
         return size;
     }
 
-    /** Packs an f32 table [tables·2^τ, outDim] once for {@link #gatherAccumPacked} and the fused layer. */
-    public static void tablesPack(long tables, long tau, long outDim, MemorySegment table, boolean bf16, MemorySegment packed) {
+    /**
+     * Packs an f32 table [tables·2^τ, outDim] once for {@link #gatherAccumPacked} and the fused layer, converted to
+     * {@code tableDType}: BF16 rounds to nearest even, I8 quantizes as {@link #tablesQuantizeI8} (then every value
+     * must be finite, else a {@link NativeException}).
+     */
+    public static void tablesPack(long tables, long tau, long outDim, MemorySegment table, DType tableDType, MemorySegment packed) {
         positive("tables", tables);
         tau(tau);
         long tb = matrix("table", table, Sizes.multiply("table rows", tables, 1L << tau), outDim, outDim, F32);
-        long size = tablesPackSize(tables, tau, outDim, bf16);
-        segment("packed tables", packed, size);
-        aligned("packed tables", packed);
+        long size = packedOutput(packed, tables, tau, outDim, tableDType);
         disjoint("packed tables", packed, size, "table", table, tb);
-        check("lffn_tables_pack_f32", lffn_tables_pack_f32(tables, tau, outDim, table, bf16 ? 1 : 0, packed));
+        check("lffn_tables_pack_f32", lffn_tables_pack_f32(tables, tau, outDim, table, tableDType(tableDType), packed));
+    }
+
+    /** Scale columns of an int8 table of width outDim: ceil(outDim / 64). */
+    public static long i8ScaleColumns(long outDim) {
+        positive("outDim", outDim);
+        return (outDim - 1) / I8_CHUNK + 1;
     }
 
     /**
-     * out[r,:] = Σ_k score[r,k] · table[k·2^τ + code[r,k], :] + bias (SPEC.md step 4) over tables packed by
-     * {@link #tablesPack} (same sizes and bf16). bias may be null. Codes outside [0, 2^τ) are rejected by the
-     * kernel before any read.
+     * Symmetric int8 quantization of an f32 table [tables·2^τ, outDim] per (table row, 64-column chunk):
+     * scale = max|x| / 127 (0 for an all-zero chunk), q = x / scale rounded to nearest (ties to even), clamped to
+     * [-127, 127]. q [tables·2^τ, outDim] int8 and scale [tables·2^τ, ceil(outDim/64)] f32 are written. Every
+     * value must be finite (else a {@link NativeException}).
+     */
+    public static void tablesQuantizeI8(long tables, long tau, long outDim, MemorySegment table, MemorySegment q,
+                                        MemorySegment scale) {
+        positive("tables", tables);
+        positive("outDim", outDim);
+        tau(tau);
+        long rows = Sizes.multiply("table rows", tables, 1L << tau);
+        long tb = matrix("table", table, rows, outDim, outDim, F32);
+        long qb = matrix("q", q, rows, outDim, outDim, 1);
+        long sb = matrix("scale", scale, rows, i8ScaleColumns(outDim), i8ScaleColumns(outDim), F32);
+        disjoint("q", q, qb, "table", table, tb);
+        disjoint("scale", scale, sb, "table", table, tb);
+        disjoint("scale", scale, sb, "q", q, qb);
+        check("lffn_tables_quantize_i8", lffn_tables_quantize_i8(tables, tau, outDim, table, q, scale));
+    }
+
+    /**
+     * Packs an int8 table given quantized (q [tables·2^τ, outDim] int8, scale [tables·2^τ, ceil(outDim/64)] f32, as
+     * {@link #tablesQuantizeI8} writes them; scales finite and ≥ 0, else a {@link NativeException}) into the packed
+     * form of {@link #tablesPackSize}(…, I8).
+     */
+    public static void tablesPackI8(long tables, long tau, long outDim, MemorySegment q, MemorySegment scale,
+                                    MemorySegment packed) {
+        positive("tables", tables);
+        positive("outDim", outDim);
+        tau(tau);
+        long rows = Sizes.multiply("table rows", tables, 1L << tau);
+        long qb = matrix("q", q, rows, outDim, outDim, 1);
+        long sb = matrix("scale", scale, rows, i8ScaleColumns(outDim), i8ScaleColumns(outDim), F32);
+        long size = packedOutput(packed, tables, tau, outDim, DType.I8);
+        disjoint("packed tables", packed, size, "q", q, qb);
+        disjoint("packed tables", packed, size, "scale", scale, sb);
+        check("lffn_tables_pack_i8", lffn_tables_pack_i8(tables, tau, outDim, q, scale, packed));
+    }
+
+    /** Packs a bf16 table [tables·2^τ, outDim] (bf16 bits, kept as given) into the packed form of BF16. */
+    public static void tablesPackBf16(long tables, long tau, long outDim, MemorySegment table, MemorySegment packed) {
+        positive("tables", tables);
+        positive("outDim", outDim);
+        tau(tau);
+        long tb = matrix("table", table, Sizes.multiply("table rows", tables, 1L << tau), outDim, outDim, BF16);
+        long size = packedOutput(packed, tables, tau, outDim, DType.BF16);
+        disjoint("packed tables", packed, size, "table", table, tb);
+        check("lffn_tables_pack_bf16", lffn_tables_pack_bf16(tables, tau, outDim, table, packed));
+    }
+
+    private static long packedOutput(MemorySegment packed, long tables, long tau, long outDim, DType tableDType) {
+        long size = tablesPackSize(tables, tau, outDim, tableDType);
+        segment("packed tables", packed, size);
+        aligned("packed tables", packed);
+        return size;
+    }
+
+    /**
+     * out[r,:] = Σ_k score[r,k] · table[k·2^τ + code[r,k], :] + bias (SPEC.md step 4) over tables packed as
+     * {@code tableDType} by {@link #tablesPack}, {@link #tablesPackI8} or {@link #tablesPackBf16} (same sizes).
+     * bias may be null. Codes outside [0, 2^τ) are rejected by the kernel before any read.
      */
     public static void gatherAccumPacked(long rows, long tables, long tau, long outDim, MemorySegment code, long ldcode,
-                                         MemorySegment score, long ldscore, MemorySegment packed, boolean bf16,
+                                         MemorySegment score, long ldscore, MemorySegment packed, DType tableDType,
                                          MemorySegment bias, MemorySegment out, long ldout) {
         long cb = matrix("code", code, rows, tables, ldcode, I32);
         long sb = matrix("score", score, rows, tables, ldscore, F32);
-        long pb = packedTables(packed, tables, tau, outDim, bf16);
+        long pb = packedOutput(packed, tables, tau, outDim, tableDType);
         long bb = optional("bias", bias, outDim, F32);
         long ob = matrix("out", out, rows, outDim, ldout, F32);
         disjoint("out", out, ob, "code", code, cb);
@@ -179,14 +263,7 @@ public final class Kernels {
         disjoint("out", out, ob, "packed tables", packed, pb);
         disjoint("out", out, ob, "bias", bias, bb);
         check("lffn_gather_accum_packed", lffn_gather_accum_packed(rows, tables, tau, outDim, code, ldcode, score, ldscore,
-                packed, bf16 ? 1 : 0, nullable(bias), out, ldout));
-    }
-
-    private static long packedTables(MemorySegment packed, long tables, long tau, long outDim, boolean bf16) {
-        long size = tablesPackSize(tables, tau, outDim, bf16);
-        segment("packed tables", packed, size);
-        aligned("packed tables", packed);
-        return size;
+                packed, tableDType(tableDType), nullable(bias), out, ldout));
     }
 
     /** Bytes of the BH4 weights packed by {@link #bh4Pack} for the fused layer. */
@@ -222,13 +299,14 @@ public final class Kernels {
 
     /**
      * The whole BH4 LookupFFN layer over rows (SPEC.md steps 1–4) in one call: out[r,:] = gather(hash(BH4(LN(x[r,:])))).
-     * BH4 weights packed by {@link #bh4Pack} (outDim = tables·τ), tables packed by {@link #tablesPack}; workspace from
+     * BH4 weights packed by {@link #bh4Pack} (outDim = tables·τ), tables packed as {@code tableDType} by {@link #tablesPack},
+     * {@link #tablesPackI8} or {@link #tablesPackBf16}; workspace from
      * {@link #lookupffnWorkspaceSize}, one per concurrent call.
      */
     public static void lookupffnForward(long rows, long dim, long paddedDim, long block, long repeats, long tables, long tau,
                                         long outDim, MemorySegment x, long ldx, MemorySegment lnWeight, MemorySegment lnBias,
                                         float eps, MemorySegment packedProj, MemorySegment projBias, MemorySegment packedTables,
-                                        boolean bf16, MemorySegment bias, MemorySegment workspace, MemorySegment out, long ldout) {
+                                        DType tableDType, MemorySegment bias, MemorySegment workspace, MemorySegment out, long ldout) {
         positive("dim", dim);
         if (paddedDim < dim || Long.bitCount(paddedDim) != 1)
             throw new ShapeException("padded width " + paddedDim + " must be a power of two >= " + dim);
@@ -248,7 +326,7 @@ public final class Kernels {
         segment("packed BH4 weights", packedProj, pwb);
         aligned("packed BH4 weights", packedProj);
         long pbb = optional("proj_bias", projBias, bits, F32);
-        long ptb = packedTables(packedTables, tables, tau, outDim, bf16);
+        long ptb = packedOutput(packedTables, tables, tau, outDim, tableDType);
         long bb = optional("bias", bias, outDim, F32);
         long ws = lookupffnWorkspaceSize(rows, dim, paddedDim, tables, tau);
         segment("workspace", workspace, ws);
@@ -260,7 +338,7 @@ public final class Kernels {
         writtenDisjointFromInputs("workspace", workspace, ws, x, xb, lnWeight, lwb, lnBias, lbb, packedProj, pwb,
                 projBias, pbb, packedTables, ptb, bias, bb);
         check("lffn_lookupffn_forward_f32", lffn_lookupffn_forward_f32(rows, dim, paddedDim, block, repeats, tables, tau, outDim,
-                x, ldx, lnWeight, lnBias, eps, packedProj, nullable(projBias), packedTables, bf16 ? 1 : 0, nullable(bias),
+                x, ldx, lnWeight, lnBias, eps, packedProj, nullable(projBias), packedTables, tableDType(tableDType), nullable(bias),
                 workspace, out, ldout));
     }
 

@@ -22,8 +22,17 @@ import java.util.function.Function;
  * rows borrows a workspace sized for its rows from a small pool and gives it back when done, so scratch memory
  * is bounded by the calls running at the same time, not by how many threads ever called. {@link #close()} waits
  * for running calls and frees everything; later calls throw {@link IllegalStateException}. Weights are copied
- * into memory this layer owns (64-byte aligned; tables optionally converted to bf16), so the source file may be
- * closed after loading.
+ * into memory this layer owns (64-byte aligned), so the source file may be closed, or rewritten, after loading.
+ *
+ * <p>Tables are stored as {@link Options#tableDType()}: F32, BF16 (half the bytes) or I8 (a quarter, plus one fp32
+ * scale per table row and 64 columns; {@link #tableBytes()}). A checkpoint may hold its tables compact, as written
+ * by {@code convert --dtype bf16|int8}: {@code tables} BF16 [h, 2^τ, o], or {@code tables} I8 [h, 2^τ, o] with
+ * {@code tables_scale} F32 [h, 2^τ, ceil(o/64)] (or [h·2^τ, ceil(o/64)]), quantized as
+ * {@link Kernels#tablesQuantizeI8}. Compact tables are packed from their own bytes, never through an F32 copy,
+ * so loading them needs the compact size twice at most and keeps it once. What a file holds and what the options
+ * ask for combine as follows: BF16 tables load as BF16, as F32 (exact widening) or as I8 (quantized at load);
+ * I8 tables load only as I8: asking for F32 or BF16 is a {@link ShapeException} (dequantizing would cost 2–4×
+ * the memory and not bring the precision back); floating-point tables load as any of the three.
  */
 public final class LookupFfn implements AutoCloseable {
     /** How the hash projection is computed. */
@@ -47,14 +56,17 @@ public final class LookupFfn implements AutoCloseable {
         }
     }
 
-    /** Loading options: LayerNorm eps and the table storage type (F32, or BF16 for half the table bytes). */
+    /**
+     * Loading options: LayerNorm eps and the table storage type (F32; BF16 for half the table bytes; I8 for a quarter,
+     * quantized symmetrically per table row and 64 columns: output within ~1e-2 relative of F32, same codes).
+     */
     public record Options(float eps, DType tableDType) {
         public static final Options DEFAULT = new Options(1e-5f, DType.F32);
 
         public Options {
             if (!(eps >= 0)) throw new ShapeException("LayerNorm eps must be >= 0, got " + eps);
-            if (tableDType != DType.F32 && tableDType != DType.BF16)
-                throw new ShapeException("tables can be stored as F32 or BF16, not " + tableDType);
+            if (tableDType != DType.F32 && tableDType != DType.BF16 && tableDType != DType.I8)
+                throw new ShapeException("tables can be stored as F32, BF16 or I8, not " + tableDType);
         }
 
         public Options withTableDType(DType d) {
@@ -78,7 +90,7 @@ public final class LookupFfn implements AutoCloseable {
     private final MemorySegment lnWeight, lnBias; // (d)
     private final MemorySegment projection;     // BH4: Kernels.bh4Pack form, then (R, 4, P/b, b, b); or dense packed for GEMM
     private final MemorySegment projectionBias; // (h·τ)
-    private final MemorySegment tables;         // (h·2^τ, o) packed by lffn_tables_pack_f32, F32 or BF16
+    private final MemorySegment tables;         // (h·2^τ, o) packed by lffn_tables_pack_*, as config.tableDType()
     private final MemorySegment bias;           // (o)
     private final CallGate gate = new CallGate("layer");
     private final WorkspacePool<Scratch> workspaces;
@@ -147,6 +159,8 @@ public final class LookupFfn implements AutoCloseable {
         Tensor projB = require(lookup, "hash.projection.bias", source);
         Tensor tab = require(lookup, "tables", source), b = require(lookup, "bias", source);
         Config config = inferConfig(source, lnW, lnB, projW, projB, tab, b, options);
+        Tensor tabScale = lookup.apply(TABLE_SCALE);
+        checkTableStorage(source, config, tab, tabScale);
 
         Arena arena = Arena.ofShared();
         try {
@@ -169,19 +183,78 @@ public final class LookupFfn implements AutoCloseable {
                 Kernels.bh4Pack(config.dim(), config.paddedDim(), config.block(), config.repeats(), config.hashBits(),
                         raw, projection);
             }
-            // tables: packed once into the gather's cache-friendly layout (converted to bf16 when asked)
-            boolean bf16 = config.tableDType() == DType.BF16;
-            MemorySegment tables = arena.allocate(Kernels.tablesPackSize(config.tables(), config.tau(), config.outDim(), bf16),
-                    Tensor.ALIGNMENT);
-            try (Arena tmp = Arena.ofConfined()) {
-                Kernels.tablesPack(config.tables(), config.tau(), config.outDim(), copyF32(tmp, tab), bf16, tables);
-            }
+            MemorySegment tables = packTables(arena, config, tab, tabScale);
             return new LookupFfn(config, arena, copyF32(arena, lnW), copyF32(arena, lnB), projection,
                     copyF32(arena, projB), tables, copyF32(arena, b));
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;
         }
+    }
+
+    /** The scales of compact int8 tables, beside {@code tables}. */
+    static final String TABLE_SCALE = "tables_scale";
+
+    /** Rejects table storage the options cannot use (see the class comment), naming what to do instead. */
+    private static void checkTableStorage(String source, Config c, Tensor tab, Tensor scale) {
+        String where = source + ": ";
+        if (tab.dtype() == DType.I8) {
+            if (c.tableDType() != DType.I8)
+                throw new ShapeException(where + "tensor 'tables' holds int8 (quantized) tables; load them with table dtype "
+                        + "I8 (LookupFfn.Options.withTableDType(DType.I8), --dtype int8): dequantizing to " + c.tableDType()
+                        + " would cost more memory and not restore the precision (convert the original checkpoint instead)");
+            if (scale == null)
+                throw new ShapeException(where + "tensor 'tables' is I8 but '" + TABLE_SCALE + "' (its F32 scales, ["
+                        + c.tables() + ", " + c.tableRows() + ", " + Kernels.i8ScaleColumns(c.outDim()) + "]) is missing");
+            long cols = Kernels.i8ScaleColumns(c.outDim());
+            long[] sh = scale.shape();
+            boolean shapeOk = sh.length == 3 ? sh[0] == c.tables() && sh[1] == c.tableRows() && sh[2] == cols
+                    : sh.length == 2 && sh[0] == c.tables() * c.tableRows() && sh[1] == cols;
+            if (scale.dtype() != DType.F32 || !shapeOk)
+                throw shape(where, TABLE_SCALE, "F32 [" + c.tables() + ", " + c.tableRows() + ", " + cols + "] (one scale per "
+                        + "table row and 64 columns)", scale);
+        } else {
+            if (scale != null)
+                throw new ShapeException(where + "tensor '" + TABLE_SCALE + "' is only meaningful beside I8 tables, but "
+                        + "'tables' is " + tab.dtype());
+            if (tab.dtype() != DType.F32 && tab.dtype() != DType.BF16 && tab.dtype() != DType.F16 && tab.dtype() != DType.F64)
+                throw new ShapeException(where + "tensor 'tables' should be F32, BF16, F16, F64 or I8 (with '" + TABLE_SCALE
+                        + "'), got " + tab.dtype());
+        }
+    }
+
+    /**
+     * The tables packed once into the gather's cache-friendly layout, as config.tableDType(). Compact tables
+     * (BF16 kept as BF16, I8) are first copied from the source into a temporary buffer by Java (so a source file
+     * truncated meanwhile is an exception, never a native fault) and packed from there; other sources through F32.
+     */
+    private static MemorySegment packTables(Arena arena, Config c, Tensor tab, Tensor scale) {
+        long h = c.tables(), tau = c.tau(), o = c.outDim();
+        MemorySegment packed = arena.allocate(Kernels.tablesPackSize(h, tau, o, c.tableDType()), Tensor.ALIGNMENT);
+        try (Arena tmp = Arena.ofConfined()) {
+            if (tab.dtype() == DType.I8)
+                Kernels.tablesPackI8(h, tau, o, copyBytes(tmp, tab), copyBytes(tmp, scale), packed);
+            else if (tab.dtype() == DType.BF16 && c.tableDType() == DType.BF16)
+                Kernels.tablesPackBf16(h, tau, o, copyBytes(tmp, tab), packed);
+            else
+                Kernels.tablesPack(h, tau, o, copyF32(tmp, tab), c.tableDType(), packed);
+        }
+        return packed;
+    }
+
+    /** An aligned copy of a tensor's bytes as stored. */
+    private static MemorySegment copyBytes(Arena arena, Tensor t) {
+        MemorySegment out = arena.allocate(Math.max(Tensor.ALIGNMENT, t.byteSize()), Tensor.ALIGNMENT);
+        MemorySegment.copy(t.segment(), 0, out, 0, t.byteSize());
+        return out;
+    }
+
+    /**
+     * Bytes of this layer's packed tables (int8: values and scales): the memory the tables hold while the layer is
+     * open (the paper's 128 × 256 × 512 layer: 64 MiB F32, 32 MiB BF16, 17 MiB I8).
+     */
+    public long tableBytes() {
+        return tables.byteSize();
     }
 
     private static Tensor require(Function<String, Tensor> lookup, String name, String source) {
@@ -314,13 +387,12 @@ public final class LookupFfn implements AutoCloseable {
     private void forwardRows(MemorySegment x, MemorySegment out, long start, long end, Scratch s) {
         Config c = config;
         long d = c.dim(), o = c.outDim(), h = c.tables(), bits = c.hashBits();
-        boolean bf16 = c.tableDType() == DType.BF16;
         if (c.projection() == Projection.BH4) {
             // one fused call: LayerNorm → BH4 → hash → gather, tiled inside the kernel
             long n = end - start;
             Kernels.lookupffnForward(n, d, c.paddedDim(), c.block(), c.repeats(), h, c.tau(), o,
                     s.xRows().of(x, start * d * 4, n * d * 4), d, lnWeight, lnBias, c.eps(), projection, projectionBias,
-                    tables, bf16, bias, s.workspace(), s.outRows().of(out, start * o * 4, n * o * 4), o);
+                    tables, c.tableDType(), bias, s.workspace(), s.outRows().of(out, start * o * 4, n * o * 4), o);
             return;
         }
         for (long g = start; g < end; g += GATHER_ROWS) {
@@ -337,7 +409,7 @@ public final class LookupFfn implements AutoCloseable {
                         s.score().asSlice(at, n * h * 4), h);
             }
             // 4. out = Σ_k score · tables[k, code] + bias over the group
-            Kernels.gatherAccumPacked(rows, h, c.tau(), o, s.code(), h, s.score(), h, tables, bf16, bias,
+            Kernels.gatherAccumPacked(rows, h, c.tau(), o, s.code(), h, s.score(), h, tables, c.tableDType(), bias,
                     out.asSlice(g * o * 4, rows * o * 4), o);
         }
     }
@@ -412,7 +484,7 @@ public final class LookupFfn implements AutoCloseable {
         Kernels.hashCodeScore(b, c.tables(), c.tau(), z.segment(), c.hashBits(), code.segment(), c.tables(),
                 score.segment(), c.tables());
         Kernels.gatherAccumPacked(b, c.tables(), c.tau(), c.outDim(), code.segment(), c.tables(), score.segment(), c.tables(),
-                tables, c.tableDType() == DType.BF16, bias, out.segment(), c.outDim());
+                tables, c.tableDType(), bias, out.segment(), c.outDim());
         return new Trace(ln, z, code, score, out);
     }
 

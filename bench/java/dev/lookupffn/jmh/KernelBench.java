@@ -60,10 +60,10 @@ public class KernelBench {
         tablesBf16 = arena.allocate(tables.elementCount() * 2, 64);
         Kernels.convertF32ToBf16(tables.elementCount(), tables.segment(), tablesBf16);
         workspace = arena.allocate(Math.max(64, Kernels.bh4WorkspaceSize(rows, D)), 64);
-        packedF32 = arena.allocate(Kernels.tablesPackSize(H, TAU, D, false), 64);
-        packedBf16 = arena.allocate(Kernels.tablesPackSize(H, TAU, D, true), 64);
-        Kernels.tablesPack(H, TAU, D, tables.segment(), false, packedF32);
-        Kernels.tablesPack(H, TAU, D, tables.segment(), true, packedBf16);
+        packedF32 = arena.allocate(Kernels.tablesPackSize(H, TAU, D, DType.F32), 64);
+        packedBf16 = arena.allocate(Kernels.tablesPackSize(H, TAU, D, DType.BF16), 64);
+        Kernels.tablesPack(H, TAU, D, tables.segment(), DType.F32, packedF32);
+        Kernels.tablesPack(H, TAU, D, tables.segment(), DType.BF16, packedBf16);
     }
 
     @TearDown(Level.Trial)
@@ -89,13 +89,13 @@ public class KernelBench {
 
     @Benchmark
     public void gatherF32() {
-        Kernels.gatherAccumPacked(rows, H, TAU, D, code.segment(), H, score.segment(), H, packedF32, false, bias.segment(),
+        Kernels.gatherAccumPacked(rows, H, TAU, D, code.segment(), H, score.segment(), H, packedF32, DType.F32, bias.segment(),
                 out.segment(), D);
     }
 
     @Benchmark
     public void gatherBf16() {
-        Kernels.gatherAccumPacked(rows, H, TAU, D, code.segment(), H, score.segment(), H, packedBf16, true, bias.segment(),
+        Kernels.gatherAccumPacked(rows, H, TAU, D, code.segment(), H, score.segment(), H, packedBf16, DType.BF16, bias.segment(),
                 out.segment(), D);
     }
 }

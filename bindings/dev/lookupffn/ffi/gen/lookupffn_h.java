@@ -158,6 +158,33 @@ public class lookupffn_h {
     public static int LFFN_EPILOGUE_GELU() {
         return LFFN_EPILOGUE_GELU;
     }
+    private static final int LFFN_TABLE_F32 = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.LFFN_TABLE_F32 = 0
+     * }
+     */
+    public static int LFFN_TABLE_F32() {
+        return LFFN_TABLE_F32;
+    }
+    private static final int LFFN_TABLE_BF16 = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.LFFN_TABLE_BF16 = 1
+     * }
+     */
+    public static int LFFN_TABLE_BF16() {
+        return LFFN_TABLE_BF16;
+    }
+    private static final int LFFN_TABLE_I8 = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.LFFN_TABLE_I8 = 2
+     * }
+     */
+    public static int LFFN_TABLE_I8() {
+        return LFFN_TABLE_I8;
+    }
 
     private static class lffn_version {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -1282,7 +1309,7 @@ public class lookupffn_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, int32_t bf16)
+     * int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, lffn_table_dtype_t table_dtype)
      * }
      */
     public static FunctionDescriptor lffn_tables_pack_size$descriptor() {
@@ -1292,7 +1319,7 @@ public class lookupffn_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, int32_t bf16)
+     * int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, lffn_table_dtype_t table_dtype)
      * }
      */
     public static MethodHandle lffn_tables_pack_size$handle() {
@@ -1302,7 +1329,7 @@ public class lookupffn_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, int32_t bf16)
+     * int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, lffn_table_dtype_t table_dtype)
      * }
      */
     public static MemorySegment lffn_tables_pack_size$address() {
@@ -1311,16 +1338,16 @@ public class lookupffn_h {
 
     /**
      * {@snippet lang=c :
-     * int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, int32_t bf16)
+     * int64_t lffn_tables_pack_size(int64_t tables, int64_t tau, int64_t out_dim, lffn_table_dtype_t table_dtype)
      * }
      */
-    public static long lffn_tables_pack_size(long tables, long tau, long out_dim, int bf16) {
+    public static long lffn_tables_pack_size(long tables, long tau, long out_dim, int table_dtype) {
         var mh$ = lffn_tables_pack_size.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("lffn_tables_pack_size", tables, tau, out_dim, bf16);
+                traceDowncall("lffn_tables_pack_size", tables, tau, out_dim, table_dtype);
             }
-            return (long)mh$.invokeExact(tables, tau, out_dim, bf16);
+            return (long)mh$.invokeExact(tables, tau, out_dim, table_dtype);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -1345,7 +1372,7 @@ public class lookupffn_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float * table, int32_t bf16, void * packed)
+     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float * table, lffn_table_dtype_t table_dtype, void * packed)
      * }
      */
     public static FunctionDescriptor lffn_tables_pack_f32$descriptor() {
@@ -1355,7 +1382,7 @@ public class lookupffn_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float * table, int32_t bf16, void * packed)
+     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float * table, lffn_table_dtype_t table_dtype, void * packed)
      * }
      */
     public static MethodHandle lffn_tables_pack_f32$handle() {
@@ -1365,7 +1392,7 @@ public class lookupffn_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float * table, int32_t bf16, void * packed)
+     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float * table, lffn_table_dtype_t table_dtype, void * packed)
      * }
      */
     public static MemorySegment lffn_tables_pack_f32$address() {
@@ -1374,16 +1401,204 @@ public class lookupffn_h {
 
     /**
      * {@snippet lang=c :
-     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float * table, int32_t bf16, void * packed)
+     * lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim, const float * table, lffn_table_dtype_t table_dtype, void * packed)
      * }
      */
-    public static int lffn_tables_pack_f32(long tables, long tau, long out_dim, MemorySegment table, int bf16, MemorySegment packed) {
+    public static int lffn_tables_pack_f32(long tables, long tau, long out_dim, MemorySegment table, int table_dtype, MemorySegment packed) {
         var mh$ = lffn_tables_pack_f32.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("lffn_tables_pack_f32", tables, tau, out_dim, table, bf16, packed);
+                traceDowncall("lffn_tables_pack_f32", tables, tau, out_dim, table, table_dtype, packed);
             }
-            return (int)mh$.invokeExact(tables, tau, out_dim, table, bf16, packed);
+            return (int)mh$.invokeExact(tables, tau, out_dim, table, table_dtype, packed);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_tables_quantize_i8 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_tables_quantize_i8");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_quantize_i8(int64_t tables, int64_t tau, int64_t out_dim, const float * table, int8_t * q, float * scale)
+     * }
+     */
+    public static FunctionDescriptor lffn_tables_quantize_i8$descriptor() {
+        return lffn_tables_quantize_i8.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_quantize_i8(int64_t tables, int64_t tau, int64_t out_dim, const float * table, int8_t * q, float * scale)
+     * }
+     */
+    public static MethodHandle lffn_tables_quantize_i8$handle() {
+        return lffn_tables_quantize_i8.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_quantize_i8(int64_t tables, int64_t tau, int64_t out_dim, const float * table, int8_t * q, float * scale)
+     * }
+     */
+    public static MemorySegment lffn_tables_quantize_i8$address() {
+        return lffn_tables_quantize_i8.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_quantize_i8(int64_t tables, int64_t tau, int64_t out_dim, const float * table, int8_t * q, float * scale)
+     * }
+     */
+    public static int lffn_tables_quantize_i8(long tables, long tau, long out_dim, MemorySegment table, MemorySegment q, MemorySegment scale) {
+        var mh$ = lffn_tables_quantize_i8.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_tables_quantize_i8", tables, tau, out_dim, table, q, scale);
+            }
+            return (int)mh$.invokeExact(tables, tau, out_dim, table, q, scale);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_tables_pack_i8 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_tables_pack_i8");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_pack_i8(int64_t tables, int64_t tau, int64_t out_dim, const int8_t * q, const float * scale, void * packed)
+     * }
+     */
+    public static FunctionDescriptor lffn_tables_pack_i8$descriptor() {
+        return lffn_tables_pack_i8.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_pack_i8(int64_t tables, int64_t tau, int64_t out_dim, const int8_t * q, const float * scale, void * packed)
+     * }
+     */
+    public static MethodHandle lffn_tables_pack_i8$handle() {
+        return lffn_tables_pack_i8.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_pack_i8(int64_t tables, int64_t tau, int64_t out_dim, const int8_t * q, const float * scale, void * packed)
+     * }
+     */
+    public static MemorySegment lffn_tables_pack_i8$address() {
+        return lffn_tables_pack_i8.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_pack_i8(int64_t tables, int64_t tau, int64_t out_dim, const int8_t * q, const float * scale, void * packed)
+     * }
+     */
+    public static int lffn_tables_pack_i8(long tables, long tau, long out_dim, MemorySegment q, MemorySegment scale, MemorySegment packed) {
+        var mh$ = lffn_tables_pack_i8.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_tables_pack_i8", tables, tau, out_dim, q, scale, packed);
+            }
+            return (int)mh$.invokeExact(tables, tau, out_dim, q, scale, packed);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_tables_pack_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_tables_pack_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_pack_bf16(int64_t tables, int64_t tau, int64_t out_dim, const uint16_t * table_bf16, void * packed)
+     * }
+     */
+    public static FunctionDescriptor lffn_tables_pack_bf16$descriptor() {
+        return lffn_tables_pack_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_pack_bf16(int64_t tables, int64_t tau, int64_t out_dim, const uint16_t * table_bf16, void * packed)
+     * }
+     */
+    public static MethodHandle lffn_tables_pack_bf16$handle() {
+        return lffn_tables_pack_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_pack_bf16(int64_t tables, int64_t tau, int64_t out_dim, const uint16_t * table_bf16, void * packed)
+     * }
+     */
+    public static MemorySegment lffn_tables_pack_bf16$address() {
+        return lffn_tables_pack_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_tables_pack_bf16(int64_t tables, int64_t tau, int64_t out_dim, const uint16_t * table_bf16, void * packed)
+     * }
+     */
+    public static int lffn_tables_pack_bf16(long tables, long tau, long out_dim, MemorySegment table_bf16, MemorySegment packed) {
+        var mh$ = lffn_tables_pack_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_tables_pack_bf16", tables, tau, out_dim, table_bf16, packed);
+            }
+            return (int)mh$.invokeExact(tables, tau, out_dim, table_bf16, packed);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -1415,7 +1630,7 @@ public class lookupffn_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t * code, int64_t ldcode, const float * score, int64_t ldscore, const void * packed, int32_t bf16, const float * bias, float * out, int64_t ldout)
+     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t * code, int64_t ldcode, const float * score, int64_t ldscore, const void * packed, lffn_table_dtype_t table_dtype, const float * bias, float * out, int64_t ldout)
      * }
      */
     public static FunctionDescriptor lffn_gather_accum_packed$descriptor() {
@@ -1425,7 +1640,7 @@ public class lookupffn_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t * code, int64_t ldcode, const float * score, int64_t ldscore, const void * packed, int32_t bf16, const float * bias, float * out, int64_t ldout)
+     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t * code, int64_t ldcode, const float * score, int64_t ldscore, const void * packed, lffn_table_dtype_t table_dtype, const float * bias, float * out, int64_t ldout)
      * }
      */
     public static MethodHandle lffn_gather_accum_packed$handle() {
@@ -1435,7 +1650,7 @@ public class lookupffn_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t * code, int64_t ldcode, const float * score, int64_t ldscore, const void * packed, int32_t bf16, const float * bias, float * out, int64_t ldout)
+     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t * code, int64_t ldcode, const float * score, int64_t ldscore, const void * packed, lffn_table_dtype_t table_dtype, const float * bias, float * out, int64_t ldout)
      * }
      */
     public static MemorySegment lffn_gather_accum_packed$address() {
@@ -1444,16 +1659,16 @@ public class lookupffn_h {
 
     /**
      * {@snippet lang=c :
-     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t * code, int64_t ldcode, const float * score, int64_t ldscore, const void * packed, int32_t bf16, const float * bias, float * out, int64_t ldout)
+     * lffn_status_t lffn_gather_accum_packed(int64_t rows, int64_t tables, int64_t tau, int64_t out_dim, const int32_t * code, int64_t ldcode, const float * score, int64_t ldscore, const void * packed, lffn_table_dtype_t table_dtype, const float * bias, float * out, int64_t ldout)
      * }
      */
-    public static int lffn_gather_accum_packed(long rows, long tables, long tau, long out_dim, MemorySegment code, long ldcode, MemorySegment score, long ldscore, MemorySegment packed, int bf16, MemorySegment bias, MemorySegment out, long ldout) {
+    public static int lffn_gather_accum_packed(long rows, long tables, long tau, long out_dim, MemorySegment code, long ldcode, MemorySegment score, long ldscore, MemorySegment packed, int table_dtype, MemorySegment bias, MemorySegment out, long ldout) {
         var mh$ = lffn_gather_accum_packed.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("lffn_gather_accum_packed", rows, tables, tau, out_dim, code, ldcode, score, ldscore, packed, bf16, bias, out, ldout);
+                traceDowncall("lffn_gather_accum_packed", rows, tables, tau, out_dim, code, ldcode, score, ldscore, packed, table_dtype, bias, out, ldout);
             }
-            return (int)mh$.invokeExact(rows, tables, tau, out_dim, code, ldcode, score, ldscore, packed, bf16, bias, out, ldout);
+            return (int)mh$.invokeExact(rows, tables, tau, out_dim, code, ldcode, score, ldscore, packed, table_dtype, bias, out, ldout);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -1555,7 +1770,7 @@ public class lookupffn_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const void *packed_proj, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float * out, int64_t ldout)
+     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const void *packed_proj, const float *proj_bias, const void *packed_tables, lffn_table_dtype_t table_dtype, const float *bias, void *workspace, float * out, int64_t ldout)
      * }
      */
     public static FunctionDescriptor lffn_lookupffn_forward_f32$descriptor() {
@@ -1565,7 +1780,7 @@ public class lookupffn_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const void *packed_proj, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float * out, int64_t ldout)
+     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const void *packed_proj, const float *proj_bias, const void *packed_tables, lffn_table_dtype_t table_dtype, const float *bias, void *workspace, float * out, int64_t ldout)
      * }
      */
     public static MethodHandle lffn_lookupffn_forward_f32$handle() {
@@ -1575,7 +1790,7 @@ public class lookupffn_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const void *packed_proj, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float * out, int64_t ldout)
+     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const void *packed_proj, const float *proj_bias, const void *packed_tables, lffn_table_dtype_t table_dtype, const float *bias, void *workspace, float * out, int64_t ldout)
      * }
      */
     public static MemorySegment lffn_lookupffn_forward_f32$address() {
@@ -1584,16 +1799,16 @@ public class lookupffn_h {
 
     /**
      * {@snippet lang=c :
-     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const void *packed_proj, const float *proj_bias, const void *packed_tables, int32_t bf16, const float *bias, void *workspace, float * out, int64_t ldout)
+     * lffn_status_t lffn_lookupffn_forward_f32(int64_t rows, int64_t dim, int64_t padded_dim, int64_t block, int64_t repeats, int64_t tables, int64_t tau, int64_t out_dim, const float *x, int64_t ldx, const float *ln_weight, const float *ln_bias, float eps, const void *packed_proj, const float *proj_bias, const void *packed_tables, lffn_table_dtype_t table_dtype, const float *bias, void *workspace, float * out, int64_t ldout)
      * }
      */
-    public static int lffn_lookupffn_forward_f32(long rows, long dim, long padded_dim, long block, long repeats, long tables, long tau, long out_dim, MemorySegment x, long ldx, MemorySegment ln_weight, MemorySegment ln_bias, float eps, MemorySegment packed_proj, MemorySegment proj_bias, MemorySegment packed_tables, int bf16, MemorySegment bias, MemorySegment workspace, MemorySegment out, long ldout) {
+    public static int lffn_lookupffn_forward_f32(long rows, long dim, long padded_dim, long block, long repeats, long tables, long tau, long out_dim, MemorySegment x, long ldx, MemorySegment ln_weight, MemorySegment ln_bias, float eps, MemorySegment packed_proj, MemorySegment proj_bias, MemorySegment packed_tables, int table_dtype, MemorySegment bias, MemorySegment workspace, MemorySegment out, long ldout) {
         var mh$ = lffn_lookupffn_forward_f32.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("lffn_lookupffn_forward_f32", rows, dim, padded_dim, block, repeats, tables, tau, out_dim, x, ldx, ln_weight, ln_bias, eps, packed_proj, proj_bias, packed_tables, bf16, bias, workspace, out, ldout);
+                traceDowncall("lffn_lookupffn_forward_f32", rows, dim, padded_dim, block, repeats, tables, tau, out_dim, x, ldx, ln_weight, ln_bias, eps, packed_proj, proj_bias, packed_tables, table_dtype, bias, workspace, out, ldout);
             }
-            return (int)mh$.invokeExact(rows, dim, padded_dim, block, repeats, tables, tau, out_dim, x, ldx, ln_weight, ln_bias, eps, packed_proj, proj_bias, packed_tables, bf16, bias, workspace, out, ldout);
+            return (int)mh$.invokeExact(rows, dim, padded_dim, block, repeats, tables, tau, out_dim, x, ldx, ln_weight, ln_bias, eps, packed_proj, proj_bias, packed_tables, table_dtype, bias, workspace, out, ldout);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }

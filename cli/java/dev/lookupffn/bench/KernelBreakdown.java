@@ -2,6 +2,7 @@ package dev.lookupffn.bench;
 
 import dev.lookupffn.ffi.Kernels;
 import dev.lookupffn.parallel.WorkerPool;
+import dev.lookupffn.tensor.DType;
 import dev.lookupffn.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -82,9 +83,10 @@ public final class KernelBreakdown {
             MemorySegment pw = params.get("hash.projection.weight").segment(), pb = params.get("hash.projection.bias").segment();
             MemorySegment bias = params.get("bias").segment(), table = params.get("tables").segment();
             MemorySegment code = arena.allocate(n * h * 4, 64), score = arena.allocate(n * h * 4, 64), out = arena.allocate(n * o * 4, 64);
-            MemorySegment tf = arena.allocate(Kernels.tablesPackSize(h, tau, o, false), 64), tb = arena.allocate(Kernels.tablesPackSize(h, tau, o, true), 64);
-            Kernels.tablesPack(h, tau, o, table, false, tf);
-            Kernels.tablesPack(h, tau, o, table, true, tb);
+            MemorySegment tf = arena.allocate(Kernels.tablesPackSize(h, tau, o, DType.F32), 64);
+            MemorySegment tb = arena.allocate(Kernels.tablesPackSize(h, tau, o, DType.BF16), 64);
+            Kernels.tablesPack(h, tau, o, table, DType.F32, tf);
+            Kernels.tablesPack(h, tau, o, table, DType.BF16, tb);
             MemorySegment pwPacked = arena.allocate(Kernels.bh4PackSize(d, p, b, r, bits), 64);
             Kernels.bh4Pack(d, p, b, r, bits, pw, pwPacked);
             long wsBh4 = Kernels.bh4WorkspaceSize(n, p), wsFused = Kernels.lookupffnWorkspaceSize(n, d, p, h, tau);
@@ -107,7 +109,7 @@ public final class KernelBreakdown {
             for (boolean bf16 : new boolean[] {false, true}) {
                 MemorySegment tab = bf16 ? tb : tf;
                 double g = time(progress, () -> pool.forRanges(n, 64, (wk, s, e) -> Kernels.gatherAccumPacked(e - s, h, tau, o,
-                        code.asSlice(s * h * 4, (e - s) * h * 4), h, score.asSlice(s * h * 4, (e - s) * h * 4), h, tab, bf16, bias,
+                        code.asSlice(s * h * 4, (e - s) * h * 4), h, score.asSlice(s * h * 4, (e - s) * h * 4), h, tab, bf16 ? DType.BF16 : DType.F32, bias,
                         out.asSlice(s * o * 4, (e - s) * o * 4), o)));
                 kernels.add(new Kernel(bf16 ? "gather_bf16" : "gather_f32", g, 2.0 * h * o * n, (bf16 ? 2.0 : 4.0) * h * o * n,
                         "cache reads"));
@@ -115,7 +117,7 @@ public final class KernelBreakdown {
             for (boolean bf16 : new boolean[] {false, true}) {
                 MemorySegment tab = bf16 ? tb : tf;
                 double f = time(progress, () -> pool.forRanges(n, 64, (wk, s, e) -> Kernels.lookupffnForward(e - s, d, p, b, r, h, tau,
-                        o, x.asSlice(s * d * 4, (e - s) * d * 4), d, gamma, beta, 1e-5f, pwPacked, pb, tab, bf16, bias, fusedWs[wk],
+                        o, x.asSlice(s * d * 4, (e - s) * d * 4), d, gamma, beta, 1e-5f, pwPacked, pb, tab, bf16 ? DType.BF16 : DType.F32, bias, fusedWs[wk],
                         out.asSlice(s * o * 4, (e - s) * o * 4), o)));
                 kernels.add(new Kernel(bf16 ? "fused_layer_bf16" : "fused_layer_f32", f, bh4Flops + 2.0 * h * o * n,
                         (8.0 * d + (bf16 ? 2.0 : 4.0) * h * o) * n, "all"));

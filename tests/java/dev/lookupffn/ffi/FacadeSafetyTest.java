@@ -24,7 +24,7 @@ class FacadeSafetyTest {
     @Test
     void heapAndClosedSegmentsAsWorkspaceOrPackedDataAreTypedErrors() {
         try (Arena arena = Arena.ofConfined()) {
-            long ws = Kernels.lookupffnWorkspaceSize(4, P, P, H, TAU), packed = Kernels.tablesPackSize(H, TAU, O, false);
+            long ws = Kernels.lookupffnWorkspaceSize(4, P, P, H, TAU), packed = Kernels.tablesPackSize(H, TAU, O, DType.F32);
             MemorySegment x = arena.allocate(4 * P * 4, 64), w = arena.allocate(4 * P * 4 * P * 4, 64);
             MemorySegment ln = arena.allocate(P * 4, 64), tables = arena.allocate(packed, 64);
             MemorySegment bias = arena.allocate(O * 4, 64), out = arena.allocate(4 * O * 4, 64);
@@ -37,17 +37,17 @@ class FacadeSafetyTest {
             MemorySegment cl = closed;
             // workspace: heap → ShapeException, freed → IllegalStateException
             assertThrows(ShapeException.class, () -> Kernels.lookupffnForward(4, P, P, 16, 1, H, TAU, O, x, P, ln, ln, 1e-5f,
-                    w, null, tables, false, bias, heapWs, out, O));
+                    w, null, tables, DType.F32, bias, heapWs, out, O));
             assertThrows(IllegalStateException.class, () -> Kernels.lookupffnForward(4, P, P, 16, 1, H, TAU, O, x, P, ln, ln,
-                    1e-5f, w, null, tables, false, bias, cl, out, O));
+                    1e-5f, w, null, tables, DType.F32, bias, cl, out, O));
             // packed tables
             MemorySegment goodWs = arena.allocate(ws, 64);
             assertThrows(ShapeException.class, () -> Kernels.lookupffnForward(4, P, P, 16, 1, H, TAU, O, x, P, ln, ln, 1e-5f,
-                    w, null, heapTables, false, bias, goodWs, out, O));
-            assertThrows(ShapeException.class, () -> Kernels.tablesPack(H, TAU, O, arena.allocate(H * 16 * O * 4, 64), false,
+                    w, null, heapTables, DType.F32, bias, goodWs, out, O));
+            assertThrows(ShapeException.class, () -> Kernels.tablesPack(H, TAU, O, arena.allocate(H * 16 * O * 4, 64), DType.F32,
                     heapTables));
             assertThrows(IllegalStateException.class, () -> Kernels.gatherAccumPacked(4, H, TAU, O, arena.allocate(4 * H * 4, 64),
-                    H, arena.allocate(4 * H * 4, 64), H, cl, false, null, out, O));
+                    H, arena.allocate(4 * H * 4, 64), H, cl, DType.F32, null, out, O));
             // packed B of the GEMM
             long pb = Kernels.gemmPackBSize(O, P);
             MemorySegment heapB = MemorySegment.ofArray(new byte[(int) pb + 64]);
@@ -87,9 +87,9 @@ class FacadeSafetyTest {
             assertThrows(WrongThreadException.class, () -> Kernels.layerNorm(2, 8, f, 8, ok, ok, 1e-5f, ok.asSlice(4096), 8));
             assertThrows(WrongThreadException.class, () -> Kernels.layerNorm(2, 8, ok, 8, ok, ok, 1e-5f, f, 8));
             long ws = Kernels.lookupffnWorkspaceSize(4, P, P, H, TAU);
-            MemorySegment tables = arena.allocate(Kernels.tablesPackSize(H, TAU, O, false), 64);
+            MemorySegment tables = arena.allocate(Kernels.tablesPackSize(H, TAU, O, DType.F32), 64);
             assertThrows(WrongThreadException.class, () -> Kernels.lookupffnForward(4, P, P, 16, 1, H, TAU, O, ok, P,
-                    ok.asSlice(P * 4 * 4), ok.asSlice(P * 4 * 4), 1e-5f, ok.asSlice(8192), null, tables, false, null, f, ok.asSlice(40000), O));
+                    ok.asSlice(P * 4 * 4), ok.asSlice(P * 4 * 4), 1e-5f, ok.asSlice(8192), null, tables, DType.F32, null, f, ok.asSlice(40000), O));
             assertTrue(ws > 0);
         } finally {
             synchronized (lock) {
@@ -112,7 +112,7 @@ class FacadeSafetyTest {
             assertThrows(ShapeException.class, () -> Kernels.hashCodeScore(2, huge, 16, s, 8, s, 8, s, 8));
             assertThrows(ShapeException.class, () -> Kernels.bh4Project(2, 8, 1L << 62, 64, huge, 8, s, 8, s, null, s, s, 8));
             assertThrows(ShapeException.class, () -> Kernels.lookupffnForward(2, 8, 1L << 62, 64, huge, 2, 4, 8, s, 8, s, s,
-                    1e-5f, s, null, s, false, null, s, s, 8));
+                    1e-5f, s, null, s, DType.F32, null, s, s, 8));
             assertThrows(ShapeException.class, () -> Kernels.attention(2, huge, huge, s, 8, s, 8, s, 8, 1f, null, s, s, 8));
             assertThrows(ShapeException.class, () -> Kernels.convertF32ToBf16(-1, s, s.asSlice(512)));
         }

@@ -23,6 +23,8 @@ import java.util.concurrent.CountDownLatch;
  * finding. Seeds: tests/resources/dev/lookupffn/fuzz/KernelsFuzzTestInputs/.
  */
 class KernelsFuzzTest {
+    /** The packed table types the fuzzed packed-table cases pick from. */
+    private static final DType[] TABLE_TYPES = {DType.F32, DType.BF16, DType.I8};
     private static final long MAX_BYTES = 1 << 20; // the harness never allocates more per segment
     private static final MemorySegment FREED;
     private static final WorkerPool POOL = WorkerPool.create(2);
@@ -140,18 +142,18 @@ class KernelsFuzzTest {
                 if (code != null && code.isNative() && code.scope().isAlive() && code.isAccessibleBy(Thread.currentThread()))
                     for (long i = 0; i + 4 <= code.byteSize(); i += 4) code.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, i, data.consumeInt());
                 // fuzzed codes (any int, in or out of [0, 2^tau)) into packed tables
-                boolean bf16 = data.consumeBoolean();
-                long size = n > 0 && n < 64 && k > 0 && k < 256 && tau >= 1 && tau <= 10 ? Kernels.tablesPackSize(n, tau, k, bf16) : 64;
-                Kernels.gatherAccumPacked(m, n, tau, k, code, n, s.of(s.bytes(m, n, 4)), n, s.of(size), bf16, null,
+                DType td = TABLE_TYPES[data.consumeInt(0, 2)];
+                long size = n > 0 && n < 64 && k > 0 && k < 256 && tau >= 1 && tau <= 10 ? Kernels.tablesPackSize(n, tau, k, td) : 64;
+                Kernels.gatherAccumPacked(m, n, tau, k, code, n, s.of(s.bytes(m, n, 4)), n, s.of(size), td, null,
                         s.near(code, s.bytes(m, k, 4)), k);
             }
             case 5 -> {
                 long tau = data.consumeLong(-2, 10);
-                boolean bf16 = data.consumeBoolean();
-                long size = n > 0 && n < 64 && k > 0 && k < 256 && tau >= 1 && tau <= 10 ? Kernels.tablesPackSize(n, tau, k, bf16) : 64;
+                DType td = TABLE_TYPES[data.consumeInt(0, 2)];
+                long size = n > 0 && n < 64 && k > 0 && k < 256 && tau >= 1 && tau <= 10 ? Kernels.tablesPackSize(n, tau, k, td) : 64;
                 MemorySegment packed = s.of(size);
-                Kernels.tablesPack(n, tau, k, s.of(tau >= 1 && tau <= 10 ? s.bytes(n << tau, k, 4) : 64), bf16, packed);
-                Kernels.gatherAccumPacked(m, n, tau, k, s.of(s.bytes(m, n, 4)), n, s.of(s.bytes(m, n, 4)), n, packed, bf16,
+                Kernels.tablesPack(n, tau, k, s.of(tau >= 1 && tau <= 10 ? s.bytes(n << tau, k, 4) : 64), td, packed);
+                Kernels.gatherAccumPacked(m, n, tau, k, s.of(s.bytes(m, n, 4)), n, s.of(s.bytes(m, n, 4)), n, packed, td,
                         null, s.of(s.bytes(m, k, 4)), k);
             }
             case 6 -> {
@@ -165,14 +167,14 @@ class KernelsFuzzTest {
             case 7 -> {
                 long p = Long.highestOneBit(Math.max(1, Math.min(n, 64))) << data.consumeInt(0, 1), block = data.consumeLong(-1, 64);
                 long tables = data.consumeLong(-1, 8), tau = data.consumeLong(-1, 8), repeats = data.consumeLong(-1, 4);
-                boolean bf16 = data.consumeBoolean();
-                long packedSize = tables > 0 && tau >= 1 && tau <= 8 && k > 0 && k < 256 ? Kernels.tablesPackSize(tables, tau, k, bf16) : 64;
+                DType td = TABLE_TYPES[data.consumeInt(0, 2)];
+                long packedSize = tables > 0 && tau >= 1 && tau <= 8 && k > 0 && k < 256 ? Kernels.tablesPackSize(tables, tau, k, td) : 64;
                 long ws = m > 0 && m < 4096 && n > 0 && n <= 64 && tables > 0 && tau >= 1 && tau <= 8
                         ? Kernels.lookupffnWorkspaceSize(m, n, p, tables, tau) : 64;
                 MemorySegment x = s.of(s.bytes(m, n, 4));
                 Kernels.lookupffnForward(m, n, p, block, repeats, tables, tau, k, x, ld1, s.of(s.bytes(1, n, 4)),
                         s.of(s.bytes(1, n, 4)), data.consumeFloat(), s.of(s.bytes(repeats * 4 * p, block, 4)), null,
-                        s.of(packedSize), bf16, null, s.of(ws), s.near(x, s.bytes(m, k, 4)), k);
+                        s.of(packedSize), td, null, s.of(ws), s.near(x, s.bytes(m, k, 4)), k);
             }
             case 8 -> {
                 MemorySegment a = s.of(s.bytes(m, n, 4));

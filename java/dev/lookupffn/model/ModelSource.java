@@ -244,8 +244,8 @@ public final class ModelSource implements AutoCloseable {
     }
 
     /**
-     * The configuration as safetensors metadata, read back when the converted file is loaded, and the tables'
-     * storage ({@code lookupffn_tables_dtype}: f32, bf16 or int8).
+     * The configuration as safetensors metadata, read back when the converted file is loaded, and for a model with
+     * LookupFFN layers the tables' storage ({@code lookupffn_tables_dtype}: f32, bf16 or int8).
      */
     public Map<String, String> exportMetadata(DType tableDType) {
         Map<String, String> m = new LinkedHashMap<>();
@@ -254,7 +254,8 @@ public final class ModelSource implements AutoCloseable {
         if (training != null) m.putAll(training.toMetadata());
         else if (hfConfigJson != null) m.putAll(hfConfigJson);
         else metadata.forEach((k, v) -> { if (!k.equals("format")) m.put(k, v); }); // the older pre-norm layout
-        m.put(CompactTables.METADATA_KEY, CompactTables.name(tableDType));
+        if (hasLookupTables()) m.put(CompactTables.METADATA_KEY, CompactTables.name(tableDType));
+        else m.remove(CompactTables.METADATA_KEY);
         return m;
     }
 

@@ -168,6 +168,22 @@ class CompactTablesTest {
     }
 
     @Test
+    void int8TablesComputeExactlyWhatTheirDequantizedValuesDo() {
+        // the int8 file converted back to f32 holds q · scale: the int8 gather must compute that model's output
+        // (so the int8 encoder's whole error is the quantization's, none of it the kernels')
+        Path int8 = convert(dir.resolve("int8.safetensors"), DType.I8), dequantized = dir.resolve("dequantized.safetensors");
+        try (ModelSource src = ModelSource.open(int8, null); Arena arena = Arena.ofConfined()) {
+            SafetensorsWriter.write(dequantized, src.exportTensors(DType.F32, arena), src.exportMetadata(DType.F32));
+        }
+        try (TransformerEncoder a = Encoder.fromSafetensors(int8, null); TransformerEncoder b = Encoder.fromSafetensors(dequantized, null)) {
+            assertEquals(DType.I8, a.lookupTableDType(0));
+            assertEquals(DType.F32, b.lookupTableDType(0));
+            double err = relErr(run(a), run(b));
+            assertTrue(err <= 1e-5, "int8 tables vs their dequantized fp32 values: relative error " + err);
+        }
+    }
+
+    @Test
     void aBf16FileLoadsAsBf16TablesWithinOnePercent() {
         Path bf16 = convert(dir.resolve("bf16.safetensors"), DType.BF16);
         float[] fp32, fromFile, atLoad;

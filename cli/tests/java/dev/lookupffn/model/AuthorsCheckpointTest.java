@@ -331,4 +331,49 @@ class AuthorsCheckpointTest {
         r = cli("info", "--config", ROOT.resolve("pub-dense/config.json").toString());
         assertEquals("2", r[0], r[2]);
     }
+
+    @Test
+    void convertToInt8OfAModelWithoutLookupFfnLayersSaysWhy(@TempDir Path tmp) throws Exception {
+        // a tiny pre-norm encoder with dense FFNs (the configuration in the metadata, as the fixture layout has it)
+        int h = 16, f = 32;
+        java.util.Map<String, Tensor> w = new java.util.LinkedHashMap<>();
+        java.util.function.BiConsumer<String, long[]> put = (n, shape) -> {
+            Tensor t = Tensor.allocate(dev.lookupffn.tensor.DType.F32, shape);
+            for (long i = 0; i < t.elementCount(); i++) t.setFloat(i, (float) Math.sin(i + n.length()) * 0.1f + (n.endsWith("LayerNorm.weight") ? 1 : 0));
+            w.put(n, t);
+        };
+        put.accept("embeddings.word_embeddings.weight", new long[] {20, h});
+        put.accept("embeddings.position_embeddings.weight", new long[] {10, h});
+        put.accept("embeddings.token_type_embeddings.weight", new long[] {1, h});
+        for (String n : List.of("embeddings.LayerNorm", "encoder.LayerNorm", "encoder.layer.0.attention.LayerNorm",
+                "encoder.layer.0.FFN.LayerNorm")) {
+            put.accept(n + ".weight", new long[] {h});
+            put.accept(n + ".bias", new long[] {h});
+        }
+        for (String n : List.of("query", "key", "value", "dense")) {
+            put.accept("encoder.layer.0.attention." + n + ".weight", new long[] {h, h});
+            put.accept("encoder.layer.0.attention." + n + ".bias", new long[] {h});
+        }
+        put.accept("encoder.layer.0.FFN.fc1.weight", new long[] {f, h});
+        put.accept("encoder.layer.0.FFN.fc1.bias", new long[] {f});
+        put.accept("encoder.layer.0.FFN.fc2.weight", new long[] {h, f});
+        put.accept("encoder.layer.0.FFN.fc2.bias", new long[] {h});
+        Path dense = tmp.resolve("dense.safetensors"), out = tmp.resolve("out.safetensors");
+        try {
+            dev.lookupffn.safetensors.SafetensorsWriter.write(dense, w, java.util.Map.of("vocab_size", "20", "hidden_size",
+                    String.valueOf(h), "num_hidden_layers", "1", "num_attention_heads", "2", "max_position_embeddings", "8"));
+        } finally {
+            w.values().forEach(Tensor::close);
+        }
+        String[] r = cli("convert", "--model", dense.toString(), "--dtype", "int8", "--output", out.toString());
+        assertEquals("1", r[0], r[2]);
+        assertTrue(r[2].contains("no LookupFFN tables") && r[2].contains(dense.toString()), r[2]);
+        assertFalse(Files.exists(out));
+        r = cli("convert", "--model", dense.toString(), "--output", out.toString());
+        assertEquals("0", r[0], r[2]);
+        assertTrue(r[2].contains("LookupFFN tables none"), r[2]);
+        r = cli("info", "--model", out.toString());
+        assertEquals("0", r[0], r[2]);
+        assertTrue(r[1].contains("lookupffn:      none"), r[1]);
+    }
 }

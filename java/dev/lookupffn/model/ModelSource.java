@@ -30,6 +30,10 @@ import java.util.function.Function;
  * a {@link TrainingConfig} and every shape it determines is checked; post-norm BERT/RoBERTa weights read it as a
  * HuggingFace config.json.
  *
+ * <p>LookupFFN tables may be stored compactly, as {@code convert --dtype int8|bf16} writes them (I8 tables with F32
+ * {@code …FFN.tables_scale}, or BF16; the metadata's {@code lookupffn_tables_dtype} says which): {@link #open} checks
+ * them against their scales and that metadata, and {@link #build()} keeps them compact.
+ *
  * <p>The tensors are views of the open file until {@link #close()}; {@link #build()} copies what the encoder needs.
  */
 public final class ModelSource implements AutoCloseable {

@@ -7,7 +7,13 @@
  *   gather-probe [rows 4096] [slices 1] [code mask 255] [obuf 1] [fma steps per table 0]
  * slices: distinct 512 KiB slices (8 tables x 256 rows x 256 B) the passes cycle through (128 = the paper's
  * 64 MiB of fp32 tables). fma steps: BH4-like steps (2 zmm loads, 8 broadcasts, 16 FMAs on 16 other
- * accumulators) after each table of a micro-tile; with fma steps > 0 the micro-tile has 2 rows instead of 4. */
+ * accumulators) after each table of a micro-tile; with fma steps > 0 the micro-tile has 2 rows instead of 4.
+ * dtype 1 (bf16) and 2 (int8) run the same pass over tables of that element type (fma steps 0 only): bf16 is
+ * 2 zmm loads per item widened by a shift or a mask; int8 one zmm load per item, bytes sign-extended by shifts
+ * (pack order: byte j of 32-bit lane i is column 16 j + i), plus the row piece's fp32 scale (a separate array,
+ * [table][2^tau]) multiplied into the score; slices hold the same 8 tables x 256 rows, so 256 KiB (bf16) and
+ * 128 KiB + 8 KiB of scales (int8).
+ *   gather-probe [rows] [slices] [mask] [obuf] [fma steps] [dtype 0|1|2] */
 #include <immintrin.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,6 +76,78 @@ static double ghz(void) { /* 4 dependent adds per iteration: one cycle each */
         for (int q = 0; q < 8; q++) _mm512_store_ps(sink + 16 * q, _mm512_add_ps(b0[q], b1[q]));             \
     }
 PASS(pass_4, 4, 0)
+
+/* bf16 and int8 passes: NR 4, no fma steps; `slice` points at the slice's values, `scales` at its scales. */
+#define PASS_T(NAME, ELEM, BODY)                                                                             \
+    __attribute__((target("avx512f,avx512bw,fma"), noinline)) static void NAME(                              \
+        int64_t rows, const int32_t *code, const float *score, const ELEM *slice, const float *scales,       \
+        float *obuf, int use_obuf) {                                                                         \
+        enum { NR = 4 };                                                                                     \
+        for (int64_t r = 0; r + NR <= rows; r += NR) {                                                       \
+            __m512 acc[NR][4], accs[NR];                                                                     \
+            for (int i = 0; i < NR; i++) {                                                                   \
+                accs[i] = _mm512_setzero_ps();                                                               \
+                for (int v = 0; v < 4; v++)                                                                  \
+                    acc[i][v] = use_obuf ? _mm512_load_ps(obuf + (r + i) * C + 16 * v) : _mm512_setzero_ps(); \
+            }                                                                                                \
+            const int64_t rp = r + 2 * NR <= rows ? r + NR : r;                                             \
+            const ELEM *tk = slice;                                                                          \
+            const float *sk = scales;                                                                        \
+            (void)sk;                                                                                        \
+            for (int k = 0; k < G; k++, tk += TROWS * C, sk += TROWS) {                                      \
+                for (int i = 0; i < NR; i++) {                                                               \
+                    const char *p = (const char *)(tk + (int64_t)code[k * rows + rp + i] * C);               \
+                    for (int l = 0; l < (int)(C * sizeof(ELEM)); l += 64) _mm_prefetch(p + l, _MM_HINT_T0);   \
+                }                                                                                            \
+                for (int i = 0; i < NR; i++) {                                                               \
+                    const int64_t ci = code[k * rows + r + i];                                               \
+                    const ELEM *t = tk + ci * C;                                                             \
+                    const float sv = score[k * rows + r + i];                                                \
+                    BODY                                                                                     \
+                }                                                                                            \
+            }                                                                                                \
+            for (int i = 0; i < NR; i++)                                                                     \
+                for (int v = 0; v < 4; v++)                                                                  \
+                    _mm512_store_ps(obuf + (use_obuf ? (r + i) * C : 0) + 16 * v, _mm512_sub_ps(acc[i][v], accs[i])); \
+        }                                                                                                    \
+    }
+#define BODY_BF16                                                                                            \
+    const __m512 s = _mm512_set1_ps(sv);                                                                     \
+    for (int h = 0; h < 2; h++) {                                                                            \
+        const __m512i x = _mm512_load_si512((const void *)(t + 32 * h));                                     \
+        acc[i][2 * h] = _mm512_fmadd_ps(s, _mm512_castsi512_ps(_mm512_slli_epi32(x, 16)), acc[i][2 * h]);    \
+        acc[i][2 * h + 1] = _mm512_fmadd_ps(                                                                 \
+            s, _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32((int)0xFFFF0000u))), acc[i][2 * h + 1]); \
+    }
+#define BODY_I8                                                                                              \
+    const __m512 s = _mm512_set1_ps(sv * sk[ci]);                                                            \
+    const __m512i x = _mm512_load_si512((const void *)t);                                                    \
+    acc[i][0] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(x, 24), 24)), acc[i][0]); \
+    acc[i][1] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(x, 16), 24)), acc[i][1]); \
+    acc[i][2] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(x, 8), 24)), acc[i][2]); \
+    acc[i][3] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(_mm512_srai_epi32(x, 24)), acc[i][3]);
+/* int8 alternatives (the probe does not check values): 3 = vpmovsxbd from memory (4 loads per item, natural
+ * order); 4 = the byte moved to mantissa bits 15..22 and ORed into 1.0f (one shift and one vpternlogd per 16
+ * columns, no conversion: (1 + u/256) for u = q + 128; the constant part would be removed once per row piece
+ * through the sum of the multipliers, accumulated beside it) */
+#define BODY_I8_MOVSX                                                                                        \
+    const __m512 s = _mm512_set1_ps(sv * sk[ci]);                                                            \
+    for (int v = 0; v < 4; v++)                                                                              \
+        acc[i][v] = _mm512_fmadd_ps(                                                                         \
+            s, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)(t + 16 * v)))), acc[i][v]);
+#define BODY_I8_EXP                                                                                          \
+    const __m512 s = _mm512_set1_ps(sv * sk[ci]);                                                            \
+    const __m512i x = _mm512_load_si512((const void *)t);                                                    \
+    const __m512i mm = _mm512_set1_epi32(0x007F8000), one = _mm512_set1_epi32(0x3F800000);                    \
+    acc[i][0] = _mm512_fmadd_ps(s, _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_slli_epi32(x, 15), mm, one, 0xEA)), acc[i][0]); \
+    acc[i][1] = _mm512_fmadd_ps(s, _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_slli_epi32(x, 7), mm, one, 0xEA)), acc[i][1]); \
+    acc[i][2] = _mm512_fmadd_ps(s, _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_srli_epi32(x, 1), mm, one, 0xEA)), acc[i][2]); \
+    acc[i][3] = _mm512_fmadd_ps(s, _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_srli_epi32(x, 9), mm, one, 0xEA)), acc[i][3]); \
+    accs[i] = _mm512_add_ps(accs[i], s);
+PASS_T(pass_bf16, uint16_t, BODY_BF16)
+PASS_T(pass_i8, int8_t, BODY_I8)
+PASS_T(pass_i8_movsx, int8_t, BODY_I8_MOVSX)
+PASS_T(pass_i8_exp, int8_t, BODY_I8_EXP)
 PASS(pass_2_1, 2, 1)
 PASS(pass_2_2, 2, 2)
 PASS(pass_2_4, 2, 4)
@@ -78,16 +156,24 @@ int main(int argc, char **argv) {
     const int64_t rows = argc > 1 ? atoll(argv[1]) : 4096;
     const int slices = argc > 2 ? atoi(argv[2]) : 1, mask = argc > 3 ? atoi(argv[3]) : 255;
     const int use_obuf = argc > 4 ? atoi(argv[4]) : 1, steps = argc > 5 ? atoi(argv[5]) : 0;
+    const int dtype = argc > 6 ? atoi(argv[6]) : 0;
     if (!__builtin_cpu_supports("avx512f")) {
         fprintf(stderr, "gather-probe needs AVX-512\n");
         return 1;
     }
-    if (rows < 8 || rows > (1 << 20) || slices < 1 || slices > 512 || (steps != 0 && steps != 1 && steps != 2 && steps != 4)) {
-        fprintf(stderr, "usage: gather-probe [rows 8..2^20] [slices 1..512] [code mask] [obuf 0|1] [fma steps 0|1|2|4]\n");
+    if (rows < 8 || rows > (1 << 20) || slices < 1 || slices > 512 || (steps != 0 && steps != 1 && steps != 2 && steps != 4) ||
+        dtype < 0 || dtype > 4 || (dtype && steps)) {
+        fprintf(stderr, "usage: gather-probe [rows 8..2^20] [slices 1..512] [code mask] [obuf 0|1] [fma steps 0|1|2|4] "
+                        "[dtype 0 f32 | 1 bf16 | 2 int8 (fma steps 0)]\n");
         return 2;
     }
     float *tab = aligned_alloc(64, (size_t)slices * SLICE * 4);
     for (int64_t i = 0; i < (int64_t)slices * SLICE; i++) tab[i] = 1e-3f * (float)(i % 7);
+    /* bf16 / int8 slices: SLICE elements each (the same tables and rows), packed back to back */
+    uint16_t *tab16 = (uint16_t *)tab;
+    int8_t *tab8 = (int8_t *)tab;
+    float *scales = aligned_alloc(64, (size_t)slices * G * TROWS * 4);
+    for (int64_t i = 0; i < (int64_t)slices * G * TROWS; i++) scales[i] = 1e-3f;
     int32_t *code = aligned_alloc(64, (size_t)(G * rows * 4));
     float *score = aligned_alloc(64, (size_t)(G * rows * 4)), *obuf = aligned_alloc(64, (size_t)(rows * C * 4));
     float *w = aligned_alloc(64, 8 * 64 * 4), *y = aligned_alloc(64, 64 * 32 * 4), *sink = aligned_alloc(64, 8 * 64);
@@ -103,6 +189,15 @@ int main(int argc, char **argv) {
         const double t0 = now();
         for (int p = 0; p < passes; p++) {
             const float *s = tab + (int64_t)(p % slices) * SLICE;
+            if (dtype == 1) {
+                pass_bf16(rows, code, score, tab16 + (int64_t)(p % slices) * SLICE, NULL, obuf, use_obuf);
+                continue;
+            }
+            if (dtype >= 2) {
+                (dtype == 2 ? pass_i8 : dtype == 3 ? pass_i8_movsx : pass_i8_exp)(rows, code, score, tab8 + (int64_t)(p % slices) * SLICE, scales + (int64_t)(p % slices) * G * TROWS,
+                        obuf, use_obuf);
+                continue;
+            }
             switch (steps) {
             case 0: pass_4(rows, code, score, s, obuf, use_obuf, w, y, sink); break;
             case 1: pass_2_1(rows, code, score, s, obuf, use_obuf, w, y, sink); break;
@@ -113,9 +208,11 @@ int main(int argc, char **argv) {
         const double t = now() - t0;
         if (t < best) best = t;
     }
-    printf("gather-probe: rows %ld, slices %d (%.1f MiB), code mask %d, obuf %s, fma steps %d: %.2f cycles/item "
+    const char *dnames[] = {"f32", "bf16", "int8", "int8-movsx", "int8-exp"};
+    const double slice_mib[] = {0.5, 0.25, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128};
+    printf("gather-probe %s: rows %ld, slices %d (%.1f MiB), code mask %d, obuf %s, fma steps %d: %.2f cycles/item "
            "(%.2f GHz calibrated)\n",
-           (long)rows, slices, slices * 0.5, mask, use_obuf ? "on" : "off", steps,
+           dnames[dtype], (long)rows, slices, slices * slice_mib[dtype], mask, use_obuf ? "on" : "off", steps,
            best * f * 1e9 / ((double)passes * (double)rows * G), f);
     return 0;
 }

@@ -1,7 +1,7 @@
 /* Times the LookupFFN kernels (BH4 projection, hash code/score, gather-accumulate fp32/bf16 on the packed
  * tables, bf16 conversion, table packing) and the fused layer lffn_lookupffn_forward_f32 (fp32 and
  * bf16 tables) on the paper configuration, single-threaded and with 2 pthreads splitting the rows in halves
- * (each thread its own workspace); median of repeats.
+ * (each thread its own workspace); median of repeats. Kernels 8 and 9: the int8 gather and fused layer.
  *   lookup-bench [max_isa 0..2] [rows] [repeats] [kernel list, e.g. 3,4,7]
  * (d = P = 512, b = 64, R = 2, h = 128, tau = 8, o = 512.) */
 #include <pthread.h>
@@ -18,7 +18,7 @@ enum { D = 512, P = 512, BLK = 64, R = 2, H = 128, TAU = 8, O = 512, HT = H * TA
 static int64_t N = 32768;
 static float *u, *w, *zb, *hb, *score, *table, *bias, *out;
 static uint16_t *table16;
-static void *packed32, *packed16, *wpacked, *lws[2];
+static void *packed32, *packed16, *packed8, *wpacked, *lws[2];
 static float *lnw, *lnb, *x;
 static int32_t *code;
 static void *ws[2];
@@ -63,7 +63,13 @@ static void run(int64_t r0, int64_t r1, int tid) {
     case 6:
     case 7:
         st = lffn_lookupffn_forward_f32(n, D, P, BLK, R, H, TAU, O, x + r0 * D, D, lnw, lnb, 1e-5f, wpacked, hb,
-                                        kernel == 6 ? packed32 : packed16, kernel == 7, bias, lws[tid], out + r0 * O, O);
+                                        kernel == 6 ? packed32 : packed16, kernel == 7 ? LFFN_TABLE_BF16 : LFFN_TABLE_F32,
+                                        bias, lws[tid], out + r0 * O, O);
+        break;
+    case 8: st = lffn_gather_accum_packed(n, H, TAU, O, code + r0 * H, H, score + r0 * H, H, packed8, LFFN_TABLE_I8, bias, out + r0 * O, O); break;
+    case 9:
+        st = lffn_lookupffn_forward_f32(n, D, P, BLK, R, H, TAU, O, x + r0 * D, D, lnw, lnb, 1e-5f, wpacked, hb, packed8,
+                                        LFFN_TABLE_I8, bias, lws[tid], out + r0 * O, O);
         break;
     }
     if (st != LFFN_SUCCESS) {
@@ -152,6 +158,8 @@ int main(int argc, char **argv) {
     packed16 = balloc((size_t)lffn_tables_pack_size(H, TAU, O, 1));
     lffn_tables_pack_f32(H, TAU, O, table, 0, packed32);
     lffn_tables_pack_f32(H, TAU, O, table, 1, packed16);
+    packed8 = balloc((size_t)lffn_tables_pack_size(H, TAU, O, LFFN_TABLE_I8));
+    lffn_tables_pack_f32(H, TAU, O, table, LFFN_TABLE_I8, packed8);
     wpacked = balloc((size_t)lffn_bh4_pack_size_f32(D, P, BLK, R, HT));
     lffn_bh4_pack_f32(D, P, BLK, R, HT, w, wpacked);
     x = randv(N * D, 2.0f, 6);
@@ -166,16 +174,18 @@ int main(int argc, char **argv) {
     memset(out, 0, (size_t)(N * O * 4));
     memset(zb, 0, (size_t)(N * HT * 4));
 
-    enum { NK = 8 };
+    enum { NK = 10 };
     const char *names[NK] = {"bh4_project_f32", "hash_code_score", "convert_f32_bf16", "gather_packed_f32", "gather_packed_bf16", "pack_tables_f32",
-                             "layer_fused_f32", "layer_fused_bf16"};
+                             "layer_fused_f32", "layer_fused_bf16", "gather_packed_i8", "layer_fused_i8"};
     const double gflop = (double)N * H * O * 2, lflop = (double)N * R * 4 * P * BLK * 2 + gflop;
-    const double flops[NK] = {(double)N * R * 4 * P * BLK * 2, (double)N * HT * 20, 0, gflop, gflop, 0, lflop, lflop};
+    const double flops[NK] = {(double)N * R * 4 * P * BLK * 2, (double)N * HT * 20, 0, gflop, gflop, 0, lflop, lflop,
+                              gflop, lflop};
     /* bytes: operands of the kernel (logical table-row reads for the gathers) */
     const double bytes[NK] = {(double)N * (D + HT) * 4, (double)N * (HT + 2 * H) * 4, (double)tn * 6,
                               (double)N * H * (O * 4 + 8) + (double)N * O * 4,
                               (double)N * H * (O * 2 + 8) + (double)N * O * 4, (double)tn * 8,
-                              (double)N * (D + O) * 4, (double)N * (D + O) * 4};
+                              (double)N * (D + O) * 4, (double)N * (D + O) * 4,
+                              (double)N * H * (O + O / 16 + 8) + (double)N * O * 4, (double)N * (D + O) * 4};
     double sec[NK][2] = {{0}};
     /* real codes and scores for the gathers even when bh4/hash are not timed */
     if (lffn_bh4_project_f32(N, D, P, BLK, R, HT, u, D, w, hb, ws[0], zb, HT) != LFFN_SUCCESS ||
@@ -199,7 +209,7 @@ int main(int argc, char **argv) {
                flops[kernel] / sec[kernel][0] * 1e-9, bytes[kernel] / sec[kernel][0] * 1e-9, sec[kernel][1],
                flops[kernel] / sec[kernel][1] * 1e-9, bytes[kernel] / sec[kernel][1] * 1e-9);
 #ifdef LFFN_FUSED_PROFILE
-        if (kernel >= 6) {
+        if (kernel == 6 || kernel == 7 || kernel == 9) {
             const double tot = lffn_fused_profile[0] + lffn_fused_profile[1] + lffn_fused_profile[2] + lffn_fused_profile[3];
             printf("   stages (share of fused ticks): layernorm %.1f%%, bh4 %.1f%%, hash %.1f%%, gather %.1f%%\n",
                    100 * lffn_fused_profile[0] / tot, 100 * lffn_fused_profile[1] / tot, 100 * lffn_fused_profile[2] / tot,
@@ -212,7 +222,8 @@ int main(int argc, char **argv) {
         printf("layer (bh4+hash+packed gather, separate calls), %d thread(s): fp32 %.4f s, bf16 %.4f s, "
                "speed-up %.2fx\n", th + 1, p32, p16, p32 / p16);
         printf("layer FUSED (LayerNorm+bh4+hash+packed gather), %d thread(s): fp32 %.4f s, bf16 %.4f s, "
-               "speed-up %.2fx\n", th + 1, sec[6][th], sec[7][th], sec[6][th] / sec[7][th]);
+               "speed-up %.2fx; int8 %.4f s, speed-up %.2fx\n", th + 1, sec[6][th], sec[7][th], sec[6][th] / sec[7][th],
+               sec[9][th], sec[6][th] / sec[9][th]);
     }
     return 0;
 }

@@ -28,16 +28,22 @@ public final class BenchReport {
         out.printf("%s | %s | oneDNN %s (OMP_WAIT_POLICY %s) | %s%n", r.machine().get("cpu"), r.machine().get("isa"),
                 r.machine().get("onednn"), r.machine().get("omp_wait_policy"), r.machine().get("jdk"));
         out.printf("median of %d interleaved repetitions after %d warm-up%n%n", c.repetitions(), c.warmup());
-        out.printf("%-18s %-5s %10s %10s %10s %12s %9s %12s%n", "name", "dtype", "median s", "min s", "max s", "tokens/s",
-                "GFLOP/s", "vs oneDNN");
+        out.printf("%-18s %-5s %10s %10s %10s %12s %9s %12s %11s%n", "name", "dtype", "median s", "min s", "max s", "tokens/s",
+                "GFLOP/s", "vs oneDNN", "tables MiB");
         for (var row : r.rows())
-            out.printf("%-18s %-5s %10s %10s %10s %12.0f %9.1f %12s%n", row.name(), row.dtype(), seconds(row.medianS()),
+            out.printf("%-18s %-5s %10s %10s %10s %12.0f %9.1f %12s %11s%n", row.name(), row.dtype(), seconds(row.medianS()),
                     seconds(row.minS()), seconds(row.maxS()), row.tokensPerS(), row.gflopPerS(),
-                    Double.isNaN(row.speedupVsOnednn()) ? "-" : String.format("%.2fx", row.speedupVsOnednn()));
+                    Double.isNaN(row.speedupVsOnednn()) ? "-" : String.format("%.2fx", row.speedupVsOnednn()),
+                    row.tableBytes() < 0 ? "-" : String.format("%.2f", row.tableBytes() / (double) (1 << 20)));
         var f32 = r.row("lookupffn");
-        var bf16 = r.row("lookupffn-bf16");
-        if (f32 != null && bf16 != null)
-            out.printf("%nlookupffn-bf16 is %.2fx the fp32 lookupffn%n", f32.medianS() / bf16.medianS());
+        boolean first = true;
+        for (String compact : List.of("lookupffn-bf16", "lookupffn-int8")) {
+            var row = r.row(compact);
+            if (f32 == null || row == null) continue;
+            if (first) out.println();
+            first = false;
+            out.printf("%s is %.2fx the fp32 lookupffn%n", compact, f32.medianS() / row.medianS());
+        }
         for (String w : r.warnings()) out.println("warning: " + w);
         out.flush();
     }
@@ -117,6 +123,7 @@ public final class BenchReport {
             ObjectNode o = rows.addObject();
             o.put("name", row.name()).put("dtype", row.dtype()).put("median_s", row.medianS()).put("min_s", row.minS())
                     .put("max_s", row.maxS()).put("tokens_per_s", row.tokensPerS()).put("gflop_per_s", row.gflopPerS());
+            if (row.tableBytes() >= 0) o.put("table_bytes", row.tableBytes());
             if (Double.isNaN(row.speedupVsOnednn())) o.putNull("speedup_vs_onednn");
             else o.put("speedup_vs_onednn", row.speedupVsOnednn());
             ArrayNode s = o.putArray("seconds");

@@ -25,12 +25,15 @@ import java.util.function.IntConsumer;
  * are random (seeded): the comparison is about speed.
  */
 public final class FfnBenchmark {
-    /** What to run. dtypes: "f32", "bf16" or "all" (both). */
+    /**
+     * What to run. dtypes: "f32" (fp32 LookupFFN and dense rows), "bf16" (bf16-table LookupFFN, our dense and
+     * oneDNN's bf16 dense), "int8" (int8-table LookupFFN against the fp32 dense rows) or "all".
+     */
     public record Config(long tokens, long dim, long ffn, long tables, int tau, long block, int threads, int repetitions,
                          int warmup, String dtypes, long seed, java.util.Set<String> only) {
         /** All candidates names, in table order. */
-        public static final List<String> NAMES = List.of("lookupffn", "lookupffn-bf16", "dense-own", "dense-onednn",
-                "dense-onednn-bf16");
+        public static final List<String> NAMES = List.of("lookupffn", "lookupffn-bf16", "lookupffn-int8", "dense-own",
+                "dense-onednn", "dense-onednn-bf16");
 
         public Config(long tokens, long dim, long ffn, long tables, int tau, long block, int threads, int repetitions,
                       int warmup, String dtypes, long seed) {
@@ -44,8 +47,8 @@ public final class FfnBenchmark {
             if (tokens < 1 || dim < 1 || ffn < 1 || tables < 1 || block < 1 || threads < 1 || repetitions < 1 || warmup < 0)
                 throw new ShapeException("benchmark sizes must be positive: " + this);
             if (tau < 1 || tau > 16) throw new ShapeException("tau must be in 1..16, got " + tau);
-            if (!dtypes.equals("f32") && !dtypes.equals("bf16") && !dtypes.equals("all"))
-                throw new ShapeException("dtype must be f32, bf16 or all, got " + dtypes);
+            if (!List.of("f32", "bf16", "int8", "all").contains(dtypes))
+                throw new ShapeException("dtype must be f32, bf16, int8 or all, got " + dtypes);
         }
 
         /** The paper's configuration (LookupFFN paper, Table 2): 32768 tokens, d 512, FFN 2048, 128 × 256 tables, block 64. */
@@ -55,8 +58,13 @@ public final class FfnBenchmark {
 
         /** Whether candidate {@code name} runs: its dtype is selected and it is in {@code only} (empty: all). */
         boolean wants(String name) {
-            boolean bf16 = name.endsWith("-bf16");
-            boolean dtypeOk = bf16 ? !dtypes.equals("f32") : !dtypes.equals("bf16") || name.equals("dense-own");
+            boolean dtypeOk = dtypes.equals("all") || switch (name) {
+                case "lookupffn" -> dtypes.equals("f32");
+                case "lookupffn-bf16", "dense-onednn-bf16" -> dtypes.equals("bf16");
+                case "lookupffn-int8" -> dtypes.equals("int8");
+                case "dense-onednn" -> !dtypes.equals("bf16"); // int8 tables are judged against oneDNN's fp32 FFN
+                default -> true;                                  // dense-own
+            };
             return dtypeOk && (only.isEmpty() || only.contains(name)) && (!name.startsWith("dense-onednn") || OneDnn.available());
         }
 
@@ -77,9 +85,12 @@ public final class FfnBenchmark {
         }
     }
 
-    /** One candidate's timings. speedupVsOnednn = (oneDNN f32 dense median) / (this median); NaN without oneDNN. */
+    /**
+     * One candidate's timings. speedupVsOnednn = (oneDNN f32 dense median) / (this median); NaN without oneDNN.
+     * tableBytes: the LookupFFN layer's packed tables (int8: with their scales), -1 for dense rows.
+     */
     public record Row(String name, String dtype, double[] seconds, double medianS, double minS, double maxS,
-                      double tokensPerS, double gflopPerS, double speedupVsOnednn) {}
+                      double tokensPerS, double gflopPerS, double speedupVsOnednn, long tableBytes) {}
 
     public record Result(Config config, Map<String, Object> machine, List<Row> rows, List<String> warnings) {
         public Row row(String name) {
@@ -87,7 +98,12 @@ public final class FfnBenchmark {
         }
     }
 
-    private record Candidate(String name, String dtype, double flopsPerRow, Runnable run, AutoCloseable resource) {}
+    private record Candidate(String name, String dtype, double flopsPerRow, Runnable run, AutoCloseable resource,
+                             long tableBytes) {
+        Candidate(String name, String dtype, double flopsPerRow, Runnable run, AutoCloseable resource) {
+            this(name, dtype, flopsPerRow, run, resource, -1);
+        }
+    }
 
     private FfnBenchmark() {}
 
@@ -106,12 +122,20 @@ public final class FfnBenchmark {
                     double lookupFlops = lookupFlopsPerRow(c);
                     if (c.wants("lookupffn")) {
                         LookupFfn layer = LookupFfn.fromTensors(lookupParams::get, "bench", LookupFfn.Options.DEFAULT);
-                        candidates.add(new Candidate("lookupffn", "f32", lookupFlops, () -> layer.forward(x, out, pool), layer));
+                        candidates.add(new Candidate("lookupffn", "f32", lookupFlops, () -> layer.forward(x, out, pool), layer,
+                                layer.tableBytes()));
                     }
                     if (c.wants("lookupffn-bf16")) {
                         LookupFfn layer = LookupFfn.fromTensors(lookupParams::get, "bench",
                                 LookupFfn.Options.DEFAULT.withTableDType(DType.BF16));
-                        candidates.add(new Candidate("lookupffn-bf16", "bf16", lookupFlops, () -> layer.forward(x, out, pool), layer));
+                        candidates.add(new Candidate("lookupffn-bf16", "bf16", lookupFlops, () -> layer.forward(x, out, pool), layer,
+                                layer.tableBytes()));
+                    }
+                    if (c.wants("lookupffn-int8")) {
+                        LookupFfn layer = LookupFfn.fromTensors(lookupParams::get, "bench",
+                                LookupFfn.Options.DEFAULT.withTableDType(DType.I8));
+                        candidates.add(new Candidate("lookupffn-int8", "int8", lookupFlops, () -> layer.forward(x, out, pool), layer,
+                                layer.tableBytes()));
                     }
                     if (c.wants("dense-own")) {
                         DenseFfn own = DenseFfn.own(dense, 1e-5f);
@@ -186,7 +210,7 @@ public final class FfnBenchmark {
                 warnings.add(String.format("%s: times spread %.0f%% around the median: the machine was noisy; "
                         + "compare ratios, or run again with more --repetitions", k.name(), 100 * (max - min) / medians[i]));
             rows.add(new Row(k.name(), k.dtype(), t, medians[i], min, max, c.tokens() / medians[i],
-                    k.flopsPerRow() * c.tokens() / medians[i] * 1e-9, onednn / medians[i]));
+                    k.flopsPerRow() * c.tokens() / medians[i] * 1e-9, onednn / medians[i], k.tableBytes()));
         }
         return rows;
     }

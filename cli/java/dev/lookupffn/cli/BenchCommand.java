@@ -55,11 +55,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "2", description = "Untimed warm-up rounds (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--dtype", defaultValue = "f32", description = "f32, bf16 or all (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--dtype", defaultValue = "f32", description = "f32, bf16, int8 or all (default: ${DEFAULT-VALUE}); "
+            + "int8 runs int8-table LookupFFN against the fp32 dense rows.")
     String dtype;
 
     @Option(names = "--only", split = ",", paramLabel = "NAME", description = "Run only these candidates (comma-separated): "
-            + "lookupffn, lookupffn-bf16, dense-own, dense-onednn, dense-onednn-bf16.")
+            + "lookupffn, lookupffn-bf16, lookupffn-int8, dense-own, dense-onednn, dense-onednn-bf16.")
     java.util.Set<String> only = java.util.Set.of();
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the random weights and inputs.")

@@ -44,7 +44,8 @@ final class LayerCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Threads for the native kernels (default: all cores).")
     Integer threads;
 
-    @Option(names = "--dtype", defaultValue = "f32", description = "Table storage: f32 or bf16 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--dtype", defaultValue = "f32", description = "Table storage: f32, bf16 or int8 (default: ${DEFAULT-VALUE}). "
+            + "Tables stored int8 in the file (convert --dtype int8) need --dtype int8.")
     String dtype;
 
     @Option(names = "--eps", defaultValue = "1e-5", description = "LayerNorm epsilon (default: ${DEFAULT-VALUE}).")
@@ -64,7 +65,8 @@ final class LayerCommand implements Callable<Integer> {
         DType tableType = switch (dtype.toLowerCase()) {
             case "f32" -> DType.F32;
             case "bf16" -> DType.BF16;
-            default -> throw Args.usage(spec, "--dtype must be f32 or bf16, got " + dtype);
+            case "int8" -> DType.I8;
+            default -> throw Args.usage(spec, "--dtype must be f32, bf16 or int8, got " + dtype);
         };
         LookupFfn.Options options = new LookupFfn.Options(eps, tableType);
         OutputFile.checkWritable(output); // a missing folder is found before the work, not after it
@@ -86,7 +88,8 @@ final class LayerCommand implements Callable<Integer> {
                     layer.forward(x, out, pool);
                     SafetensorsWriter.write(output, Map.of("output", out), Map.of("format", "lookupffn-layer-output"));
                 }
-                spec.commandLine().getErr().printf("wrote %s: output [%d, %d]%n", output, x.dim(0), layer.config().outDim());
+                spec.commandLine().getErr().printf("wrote %s: output [%d, %d]; tables %s, %.2f MiB%n", output, x.dim(0),
+                        layer.config().outDim(), dtype.toLowerCase(), layer.tableBytes() / (double) (1 << 20));
             }
         }
         return 0;

@@ -194,7 +194,7 @@ public final class EmbedBenchmark {
      * Batches of the text indices sorted by token length (ties in corpus order), {@code size} per batch: what a
      * serving batcher that groups similar lengths sends.
      */
-    static List<List<Integer>> sortedBatches(List<int[]> ids, int size) {
+    public static List<List<Integer>> sortedBatches(List<int[]> ids, int size) {
         Integer[] order = new Integer[ids.size()];
         for (int i = 0; i < order.length; i++) order[i] = i;
         Arrays.sort(order, Comparator.comparingInt(i -> ids.get(i).length));
@@ -212,12 +212,14 @@ public final class EmbedBenchmark {
                 + ": bf16 weights for dense encoders are not in this build (Encoder.Options.withDType)");
     }
 
-    static Encoder loadOurs(Config c, int threads, DType dtype) {
+    /** Our encoder for a run's model with {@code threads} threads and weights of type {@code dtype}. */
+    public static Encoder loadOurs(Config c, int threads, DType dtype) {
         Encoder.Options o = withDType(Encoder.Options.DEFAULT.withThreads(threads).withBatchSize(c.batchSize()), dtype);
         return c.model() == null ? Encoder.loadDefault(o) : Encoder.load(c.model(), o);
     }
 
-    static Engine ours(Encoder encoder) {
+    /** Our encoder as an engine: {@link Encoder#embedIds} (it sorts and batches by {@link Encoder.Options#batchSize()}). */
+    public static Engine ours(Encoder encoder) {
         return new Engine() {
             @Override
             public float[][] embed(List<int[]> ids) {
@@ -229,6 +231,17 @@ public final class EmbedBenchmark {
                 encoder.close();
             }
         };
+    }
+
+    /**
+     * ONNX Runtime on the ONNX file of {@code model} (null: the embedded default) with {@code threads} intra-op
+     * threads, pooling as {@code ours} does for that model; null when the model has no .onnx file. Call only when
+     * {@link #ortMissingReason()} is null.
+     */
+    public static Engine ort(Path model, Encoder ours, int threads) {
+        byte[] onnx = onnxBytes(model);
+        return onnx == null ? null : OrtEngine.open(onnx, threads, ours.pooling() == Encoder.Pooling.CLS, ours.normalizes(),
+                ours.tokenizer() == null ? 0 : ours.tokenizer().padId());
     }
 
     /** The ONNX bytes ORT runs: the embedded model's, or the model's .onnx file; null when the model has none. */
@@ -291,29 +304,26 @@ public final class EmbedBenchmark {
             String ortVersion = "not on the class path";
             if (ortMissing == null) {
                 Encoder first = (Encoder) resources.get(0);
-                byte[] onnx = onnxBytes(c.model());
-                if (onnx == null) {
-                    ortMissing = c.model() + " has no .onnx file (model.onnx or onnx/model.onnx): ONNX Runtime cannot run it; our rows alone";
-                } else {
-                    try {
-                        boolean cls = first.pooling() == Encoder.Pooling.CLS;
-                        Map<Mode, Engine> engines = new LinkedHashMap<>();
-                        OrtEngine multi = OrtEngine.open(onnx, c.threads(), cls, first.normalizes(), first.tokenizer().padId());
+                try {
+                    Engine multi = ort(c.model(), first, c.threads());
+                    if (multi == null) {
+                        ortMissing = c.model() + " has no .onnx file (model.onnx or onnx/model.onnx): ONNX Runtime cannot run it; our rows alone";
+                    } else {
                         resources.add(multi);
+                        Map<Mode, Engine> engines = new LinkedHashMap<>();
                         engines.put(Mode.ONE, multi);
                         engines.put(Mode.BATCH, multi);
                         if (c.callers() > 0) {
-                            OrtEngine single = c.threads() == 1 ? multi
-                                    : OrtEngine.open(onnx, 1, cls, first.normalizes(), first.tokenizer().padId());
+                            Engine single = c.threads() == 1 ? multi : ort(c.model(), first, 1);
                             if (single != multi) resources.add(single);
                             engines.put(Mode.CALLERS, single);
                         }
                         candidates.add(new Candidate("ort", "f32", engines));
                         ortVersion = OrtEngine.version();
-                    } catch (LinkageError | RuntimeException e) {
-                        // the jar is there but its native library is not usable here
-                        ortMissing = "ONNX Runtime cannot run here (" + e.getMessage() + "): our rows alone";
                     }
+                } catch (LinkageError | IllegalStateException | FormatException e) {
+                    // the jar is there but its native library cannot load here, or the ONNX graph is not one it can feed
+                    ortMissing = "ONNX Runtime cannot run this model here (" + e.getMessage() + "): our rows alone";
                 }
             }
             return measure(c, corpus, candidates, machine(c, ortVersion), ortMissing, warnings, progress);

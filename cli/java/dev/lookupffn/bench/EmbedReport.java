@@ -44,14 +44,14 @@ public final class EmbedReport {
         if (r.ortMissing() != null) out.println(r.ortMissing());
         out.printf("median of %d interleaved passes over the texts after %d warm-up; ours / ORT = ORT's time over ours%n%n",
                 c.repetitions(), c.warmup());
-        out.printf("%-28s %-10s %-5s %8s %10s %10s %12s %18s %13s%n", "mode", "name", "dtype", "threads", "median s",
+        out.printf("%-28s %-10s %-5s %8s %10s %10s %12s %18s %14s%n", "mode", "name", "dtype", "threads", "median s",
                 "tokens/s", "ours / ORT", "(range per rep)", "worst cosine");
         for (Row row : r.rows())
-            out.printf("%-28s %-10s %-5s %8d %10s %10.0f %12s %18s %13s%n", modeLabel(r, row.mode()), row.name(), row.dtype(),
+            out.printf("%-28s %-10s %-5s %8d %10s %10.0f %12s %18s %14s%n", modeLabel(r, row.mode()), row.name(), row.dtype(),
                     row.threadsPerCall(), BenchReport.seconds(row.medianS()), row.tokensPerS(),
                     Double.isNaN(row.vsOrt()) ? "-" : String.format("%.2fx", row.vsOrt()),
                     Double.isNaN(row.vsOrtMin()) ? "" : String.format("%.2f-%.2fx", row.vsOrtMin(), row.vsOrtMax()),
-                    Double.isNaN(row.worstCosine()) ? "-" : String.format("%.7f", row.worstCosine()));
+                    Double.isNaN(row.worstCosine()) ? "-" : String.format("%.10f", row.worstCosine()));
         Row one = r.row("ours", Mode.ONE), callers = r.row("ours", Mode.CALLERS);
         if (one != null && callers != null)
             out.printf("%n%d callers x 1 thread give %.2fx the throughput of one caller with %d threads%n", c.callers(),

@@ -51,13 +51,19 @@ public final class EmbedReport {
                     row.threadsPerCall(), BenchReport.seconds(row.medianS()), row.tokensPerS(),
                     Double.isNaN(row.vsOrt()) ? "-" : String.format("%.2fx", row.vsOrt()),
                     Double.isNaN(row.vsOrtMin()) ? "" : String.format("%.2f-%.2fx", row.vsOrtMin(), row.vsOrtMax()),
-                    Double.isNaN(row.worstCosine()) ? "-" : String.format("%.10f", row.worstCosine()));
+                    cosine(row.worstCosine()));
         Row one = r.row("ours", Mode.ONE), callers = r.row("ours", Mode.CALLERS);
         if (one != null && callers != null)
             out.printf("%n%d callers x 1 thread give %.2fx the throughput of one caller with %d threads%n", c.callers(),
                     callers.tokensPerS() / one.tokensPerS(), c.threads());
         for (String w : r.warnings()) out.println("warning: " + w);
         out.flush();
+    }
+
+    /** A cosine near 1 as its distance from 1 (1 - 3.1e-12), which digits after "0.99999" would hide. */
+    static String cosine(double c) {
+        if (Double.isNaN(c)) return "-";
+        return c >= 0.999 && c < 1 ? String.format("1 - %.1e", 1 - c) : String.format("%.6f", c);
     }
 
     public static ObjectNode toJson(Result r) {

@@ -87,8 +87,9 @@ public final class TransformerEncoder implements AutoCloseable {
      * Loading options. {@code lookupTableDType}: how LookupFFN layers store their tables (F32, BF16 for half the
      * bytes, I8 where {@link LookupFfn} supports it). {@code gemmWeightDType}: how the dense linear layers (fused
      * Q/K/V, attention output, fc1, fc2, the masked-LM head) store their weights: F32, or BF16 (rounded to nearest
-     * even once at load, half the weight bytes; sums stay fp32, and on CPUs with AVX512_BF16 the activations are
-     * rounded to bf16 too, for {@code vdpbf16ps}). {@code externalFfn}: for layer i, a block that replaces the
+     * even once at load, half the weight bytes; sums stay fp32, the activations are rounded to bf16 too, for
+     * {@code vdpbf16ps}; on a CPU without AVX512_BF16 the weights stay F32, said once in the log, see
+     * {@link TransformerEncoder#gemmWeightDType()}). {@code externalFfn}: for layer i, a block that replaces the
      * layer's pre-norm FFN (its FFN.* weights are then not read), or null to keep the layer's own; null for none.
      */
     public record Options(DType lookupTableDType, DType gemmWeightDType, IntFunction<BatchFfn> externalFfn) {
@@ -168,11 +169,10 @@ public final class TransformerEncoder implements AutoCloseable {
     private TransformerEncoder(EncoderConfig cfg, Weights w, Options options) {
         Arena arena = Arena.ofShared();
         this.arena = arena;
-        this.gemmWeightDType = options.gemmWeightDType();
+        this.gemmWeightDType = Bf16Notice.effective(options.gemmWeightDType());
         Layer[] built = new Layer[cfg.layers()];
         try (Arena tmp = Arena.ofConfined()) {
-            if (options.gemmWeightDType() == DType.BF16) Bf16Notice.once();
-            Loader ld = new Loader(w, arena, tmp, options.gemmWeightDType());
+            Loader ld = new Loader(w, arena, tmp, gemmWeightDType);
             int h = cfg.hidden();
             Tensor pos = ld.require("embeddings.position_embeddings.weight");
             if (pos.rank() != 2 || pos.dim(1) != h) throw ld.shape("embeddings.position_embeddings.weight", "[P, " + h + "]", pos);
@@ -359,16 +359,21 @@ public final class TransformerEncoder implements AutoCloseable {
         }
     }
 
-    /** Says once per process, when bf16 GEMM weights are first loaded, how this CPU multiplies them. */
+    /**
+     * bf16 GEMM weights only where the CPU has AVX512_BF16: elsewhere the kernels would widen them to fp32 in
+     * registers, which measured 0.6–0.9× the fp32 GEMM's speed (Zen 5, AVX-512 path, MiniLM shapes), so the weights
+     * stay fp32, said once per process in the log.
+     */
     private static final class Bf16Notice {
         private static final java.util.concurrent.atomic.AtomicBoolean SAID = new java.util.concurrent.atomic.AtomicBoolean();
 
-        static void once() {
-            if (SAID.getAndSet(true)) return;
-            if (Kernels.cpuIsa().compareTo(dev.lookupffn.ffi.Isa.AVX512_BF16) >= 0) return;
-            System.getLogger(TransformerEncoder.class.getName()).log(System.Logger.Level.INFO,
-                    "bf16 GEMM weights: this CPU has no AVX512_BF16 (vdpbf16ps), so the weights are widened to fp32 in "
-                            + "registers: half the weight bytes of fp32, fp32 arithmetic, less speed-up than with AVX512_BF16");
+        static DType effective(DType requested) {
+            if (requested != DType.BF16 || Kernels.cpuIsa().compareTo(dev.lookupffn.ffi.Isa.AVX512_BF16) >= 0) return requested;
+            if (!SAID.getAndSet(true))
+                System.getLogger(TransformerEncoder.class.getName()).log(System.Logger.Level.WARNING,
+                        "bf16 GEMM weights asked for, but this CPU has no AVX512_BF16 (vdpbf16ps): the dense layers keep "
+                                + "fp32 weights (faster here than widening bf16 in registers); LookupFFN tables are unaffected");
+            return DType.F32;
         }
     }
 
@@ -386,7 +391,10 @@ public final class TransformerEncoder implements AutoCloseable {
         return lmHead != null;
     }
 
-    /** How the dense linear layers store their weights ({@link Options#gemmWeightDType()}): F32 or BF16. */
+    /**
+     * How the dense linear layers store their weights: {@link Options#gemmWeightDType()}, except F32 where BF16 was asked
+     * for on a CPU without AVX512_BF16 (the fp32 fallback, logged once).
+     */
     public DType gemmWeightDType() {
         return gemmWeightDType;
     }

@@ -38,6 +38,9 @@ class Bf16EncoderTest {
     static final double MIN_COSINE = 0.999;
     static final Path CORPUS = Path.of("tests/resources/text/license-sentences.txt");
 
+    /** What BF16 gives on this CPU: bf16 weights with AVX512_BF16, the fp32 fallback without. */
+    static final DType GEMM_DTYPE = Kernels.cpuIsa().compareTo(Isa.AVX512_BF16) >= 0 ? DType.BF16 : DType.F32;
+
     static List<String> sentences;
     static Encoder f32, bf16;
     static float[][] reference;
@@ -73,7 +76,7 @@ class Bf16EncoderTest {
 
     @Test
     void optionsMapToTheEncoderWeights() {
-        assertEquals(DType.BF16, bf16.model().gemmWeightDType());
+        assertEquals(GEMM_DTYPE, bf16.model().gemmWeightDType());
         assertEquals(DType.F32, f32.model().gemmWeightDType());
         assertEquals(DType.F32, Encoder.Options.DEFAULT.dtype());
         assertEquals(DType.F32, new Encoder.Options(null, null, 32, 0, null, null).dtype());
@@ -100,7 +103,7 @@ class Bf16EncoderTest {
         System.out.printf("Bf16EncoderTest %s: %d sentences, worst cosine %.6f, mean %.6f%n", isa, count, worst, sum / count);
         assertTrue(worst >= MIN_COSINE, isa + ": worst cosine " + worst);
         // bf16 weights change every embedding a little: an fp32 path taken by mistake would give identical bits
-        assertTrue(identical == 0 && worst < 1 - 1e-7, isa + ": " + identical + " embeddings identical to fp32, worst " + worst);
+        if (GEMM_DTYPE == DType.BF16) assertTrue(identical == 0 && worst < 1 - 1e-7, isa + ": " + identical + " embeddings identical to fp32, worst " + worst);
     }
 
     @Test
@@ -140,7 +143,7 @@ class Bf16EncoderTest {
              TransformerEncoder enc = Encoder.fromWeights(fixture, null,
                      TransformerEncoder.Options.DEFAULT.withGemmWeightDType(DType.BF16));
              WorkerPool pool = WorkerPool.create(2)) {
-            assertEquals(DType.BF16, enc.gemmWeightDType());
+            assertEquals(GEMM_DTYPE, enc.gemmWeightDType());
             int[] ids = st.ints("input_ids"), mask = st.ints("attention_mask"), types = st.ints("token_type_ids");
             int b = (int) st.entry("input_ids").shape()[0], t = (int) st.entry("input_ids").shape()[1];
             float[] want = st.floats("sequence_output");
@@ -157,7 +160,7 @@ class Bf16EncoderTest {
                 }
                 double err = Math.sqrt(num / den);
                 // bf16 rounding (2^-9 relative) of weights and, with vdpbf16ps, activations: well above fp32's 1e-5
-                assertTrue(err > 1e-6 && err < 2e-2, "relative error " + err);
+                assertTrue(err < 2e-2 && (GEMM_DTYPE == DType.F32 || err > 1e-6), "relative error " + err);
             }
         }
     }

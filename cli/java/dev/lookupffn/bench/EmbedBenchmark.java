@@ -204,12 +204,9 @@ public final class EmbedBenchmark {
         return batches;
     }
 
-    /** Encoder options for our weights of type {@code dtype} (f32: the model as loaded). */
+    /** Encoder options for our weights of type {@code dtype}: BF16 = bf16 GEMM weights (and LookupFFN tables). */
     static Encoder.Options withDType(Encoder.Options options, DType dtype) {
-        if (dtype == DType.F32) return options;
-        // LEAD: once branch dense-bf16 is merged this is `return options.withDType(dtype);` (Encoder.Options.withDType)
-        throw new ShapeException("--dtype " + dtype.name().toLowerCase(Locale.ROOT)
-                + ": bf16 weights for dense encoders are not in this build (Encoder.Options.withDType)");
+        return options.withDType(dtype);
     }
 
     /** Our encoder for a run's model with {@code threads} threads and weights of type {@code dtype}. */

@@ -71,6 +71,22 @@ class EmbedBenchCommandTest {
     }
 
     @Test
+    void bf16WeightsAreARowOfTheirOwnCloseToOrt() throws Exception {
+        Path json = dir.resolve("all.json");
+        Run r = LayerCommandTest.run("bench", "--embed", "--no-progress", "--texts", "4", "--repetitions", "1", "--warmup", "0",
+                "--threads", "1", "--dtype", "all", "--json", json.toString());
+        assertEquals(0, r.code(), r.err());
+        List<String> names = new ArrayList<>();
+        for (JsonNode row : JSON.readTree(json.toFile()).get("rows")) {
+            names.add(row.get("name").asText() + "/" + row.get("dtype").asText() + "/" + row.get("mode").asText());
+            // bf16 weights (or fp32 where the CPU lacks AVX512_BF16) stay near ORT's fp32 embeddings
+            if (!row.get("name").asText().equals("ort")) assertTrue(row.get("worst_cosine_vs_ort").asDouble() >= 0.999, row.toString());
+        }
+        assertEquals(List.of("ours/f32/one", "ours-bf16/bf16/one", "ort/f32/one", "ours/f32/batch", "ours-bf16/bf16/batch",
+                "ort/f32/batch"), names);
+    }
+
+    @Test
     void withoutOrtOnTheClassPathItPrintsOursAloneAndSaysSo() throws Exception {
         String classPath = Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
                 .filter(e -> !Path.of(e).getFileName().toString().startsWith("onnxruntime"))

@@ -30,6 +30,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * trials one after another, not interleaved: compare within one JMH run, or use bench --embed, which interleaves).
  * <pre>
  * ./lookupffn jmh EmbedBench -p threads=1,2
+ * ./lookupffn jmh EmbedBench -p engine=ours -p dtype=bf16
  * </pre>
  */
 @State(Scope.Benchmark)
@@ -51,6 +52,10 @@ public class EmbedBench {
     @Param({"200"})
     public int texts;
 
+    /** Our weights: f32, or bf16 GEMM weights ({@code -p dtype=bf16}); ORT always runs the fp32 file. */
+    @Param({"f32"})
+    public String dtype;
+
     Encoder encoder;
     EmbedBenchmark.Engine run;
     List<int[]> ids;
@@ -67,7 +72,7 @@ public class EmbedBench {
     @Setup(Level.Trial)
     public void setup() {
         var config = new EmbedBenchmark.Config(null, null, texts, threads, 0, 32, 1, 0, "f32");
-        encoder = EmbedBenchmark.loadOurs(config, threads, DType.F32);
+        encoder = EmbedBenchmark.loadOurs(config, threads, DType.valueOf(dtype.toUpperCase(java.util.Locale.ROOT)));
         var corpus = EmbedBenchmark.tokenize("embedded", EmbedBenchmark.readCorpus(null, texts), encoder.tokenizer());
         ids = corpus.ids();
         tokens = corpus.tokens();

@@ -46,7 +46,8 @@ typedef enum {
 typedef enum {
     LFFN_ISA_SCALAR = 0,
     LFFN_ISA_AVX2 = 1,        /* AVX2 + FMA */
-    LFFN_ISA_AVX512 = 2       /* AVX-512 F/BW/VL/DQ */
+    LFFN_ISA_AVX512 = 2,      /* AVX-512 F/BW/VL/DQ */
+    LFFN_ISA_AVX512_BF16 = 3  /* AVX-512 + AVX512_BF16 (vdpbf16ps): only the bf16 GEMM differs from AVX512 */
 } lffn_isa_t;
 
 /* Element-wise function fused after a GEMM's bias. */
@@ -160,6 +161,27 @@ LFFN_API lffn_status_t lffn_gemm_packed_f32(int64_t m, int64_t n, int64_t k, con
                                             int64_t lda, const float *LFFN_RESTRICT_PTR packed_b,
                                             const float *LFFN_RESTRICT_PTR bias, lffn_epilogue_t epilogue,
                                             float *LFFN_RESTRICT_PTR c, int64_t ldc);
+
+/* ---- GEMM with bf16 weights: C[m, n] = epilogue(A[m, k] . op(B) + bias[n]), A and C fp32 ----
+ * B is rounded to bf16 (round to nearest even) once, at packing; products are summed in fp32. On
+ * LFFN_ISA_AVX512_BF16 A is rounded to bf16 too (vdpbf16ps multiplies bf16 pairs); the AVX-512, AVX2 and
+ * scalar paths keep A in fp32 and widen B in registers. Packed layout (ISA-independent): panels of 32 columns,
+ * each panel contiguous ((k + 1) / 2 * 64 bf16 values), so a column range that starts on a multiple of 32 is a
+ * plain slice of the packed bytes at column / 32 * lffn_gemm_pack_b_size_bf16(32, k).
+ * Bytes of the packed form of a [k, n] right-hand matrix; 0 when n or k is not positive, -1 on overflow. */
+LFFN_API int64_t lffn_gemm_pack_b_size_bf16(int64_t n, int64_t k);
+
+/* Packs op(B) (fp32, as lffn_gemm_pack_b_f32 takes it) into bf16. b: borrowed, read; packed: borrowed, written,
+ * lffn_gemm_pack_b_size_bf16(n, k) bytes, 64-byte aligned (else LFFN_INVALID_ARGUMENTS). */
+LFFN_API lffn_status_t lffn_gemm_pack_b_bf16(int64_t n, int64_t k, const float *LFFN_RESTRICT_PTR b, int64_t ldb,
+                                             int32_t trans_b, uint16_t *LFFN_RESTRICT_PTR packed);
+
+/* As lffn_gemm_packed_f32 with B packed by lffn_gemm_pack_b_bf16 (same n, k). packed_b: borrowed, read, 64-byte
+ * aligned (else LFFN_INVALID_ARGUMENTS). */
+LFFN_API lffn_status_t lffn_gemm_packed_bf16(int64_t m, int64_t n, int64_t k, const float *LFFN_RESTRICT_PTR a,
+                                             int64_t lda, const uint16_t *LFFN_RESTRICT_PTR packed_b,
+                                             const float *LFFN_RESTRICT_PTR bias, lffn_epilogue_t epilogue,
+                                             float *LFFN_RESTRICT_PTR c, int64_t ldc);
 
 /* ---- weighted gather-accumulate (SPEC.md step 4) over packed tables (load-time layout, like GEMM's packed B)
  * out[r, :] = sum_k score[r, k] * table[k * 2^tau + code[r, k], :] + bias, the sum over k in order, in fp32.

@@ -12,7 +12,8 @@ lffn_isa_t lffn_cpu_isa(void) {
     if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")))
         return LFFN_ISA_AVX2;
-    return LFFN_ISA_AVX512;
+    if (!__builtin_cpu_supports("avx512bf16")) return LFFN_ISA_AVX512;
+    return LFFN_ISA_AVX512_BF16;
 #else
     return LFFN_ISA_SCALAR;
 #endif

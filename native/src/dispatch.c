@@ -4,6 +4,7 @@
  * lffn_set_max_isa moves the cap, so an entry point costs one atomic load and one indirect call, with no
  * per-call switch. An ISA level reuses the kernels of the level below where it has none of its own. */
 #include <stdatomic.h>
+#include <threads.h>
 
 #include "dispatch.h"
 
@@ -15,6 +16,7 @@ static const lffn_kernels_t scalar_kernels = {
     .hash_code_score_f32 = lffn_hash_code_score_f32_ref,
     .gather_packed = {lffn_gather_packed_f32_ref, lffn_gather_packed_bf16_ref, lffn_gather_packed_i8_ref},
     .gemm_macro_f32 = lffn_gemm_macro_f32_scalar,
+    .gemm_macro_bf16 = lffn_gemm_macro_bf16_ref,
     .softmax_rows_f32 = lffn_softmax_rows_f32_ref,
     .add_f32 = lffn_add_f32_ref,
     .reduce_sum_f32 = lffn_reduce_sum_f32_ref,
@@ -36,6 +38,7 @@ static const lffn_kernels_t avx2_kernels = {
     VECTOR_KERNELS(avx2),
     .reduce_sum_f32 = lffn_reduce_sum_f32_ref, /* no AVX2 kernel of its own */
     .bh4_rows_f32 = lffn_bh4_rows_f32_avx2,
+    .gemm_macro_bf16 = lffn_gemm_macro_bf16_avx2,
 };
 
 static const lffn_kernels_t avx512_kernels = {
@@ -44,12 +47,25 @@ static const lffn_kernels_t avx512_kernels = {
     .reduce_sum_f32 = lffn_reduce_sum_f32_avx512,
     .bh4_tile_f32 = lffn_bh4_tile_f32_avx512,
     .hash_tile_f32 = lffn_hash_tile_f32_avx512,
+    .gemm_macro_bf16 = lffn_gemm_macro_bf16_avx512,
 };
+
+/* AVX512_BF16: the AVX-512 table with the vdpbf16ps GEMM, copied once so it never misses an AVX-512 entry. */
+static lffn_kernels_t avx512bf16_kernels;
+static once_flag avx512bf16_once = ONCE_FLAG_INIT;
+static void init_avx512bf16(void) {
+    avx512bf16_kernels = avx512_kernels;
+    avx512bf16_kernels.isa = LFFN_ISA_AVX512_BF16;
+    avx512bf16_kernels.gemm_macro_bf16 = lffn_gemm_macro_bf16_avx512bf16;
+}
 #endif
 
 const lffn_kernels_t *lffn_kernels_for(lffn_isa_t isa) {
     switch (isa) {
 #if defined(__x86_64__)
+    case LFFN_ISA_AVX512_BF16:
+        call_once(&avx512bf16_once, init_avx512bf16);
+        return &avx512bf16_kernels;
     case LFFN_ISA_AVX512: return &avx512_kernels;
     case LFFN_ISA_AVX2: return &avx2_kernels;
 #endif
@@ -58,7 +74,7 @@ const lffn_kernels_t *lffn_kernels_for(lffn_isa_t isa) {
 }
 
 /* The cap and the table chosen for it change together, under cap_lock (lffn_set_max_isa is rare). */
-static atomic_int isa_cap = LFFN_ISA_AVX512;
+static atomic_int isa_cap = LFFN_ISA_AVX512_BF16;
 static atomic_flag cap_lock = ATOMIC_FLAG_INIT;
 static _Atomic(const lffn_kernels_t *) current; /* NULL until first use */
 
@@ -78,7 +94,7 @@ static const lffn_kernels_t *table_for_cap(int cap) {
 }
 
 lffn_status_t lffn_set_max_isa(lffn_isa_t isa) {
-    LFFN_CHECK((int)isa >= LFFN_ISA_SCALAR && (int)isa <= LFFN_ISA_AVX512);
+    LFFN_CHECK((int)isa >= LFFN_ISA_SCALAR && (int)isa <= LFFN_ISA_AVX512_BF16);
     if (isa > cpu_isa_cached()) return LFFN_UNSUPPORTED_ISA;
     while (atomic_flag_test_and_set_explicit(&cap_lock, memory_order_acquire)) {
     }

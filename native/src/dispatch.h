@@ -4,6 +4,7 @@
 #define LFFN_DISPATCH_H
 
 #include "attention_internal.h"
+#include "gemm_bf16_internal.h"
 #include "gemm_internal.h"
 #include "lookup_internal.h"
 
@@ -19,6 +20,7 @@ struct lffn_kernels {
     lffn_hash_fn hash_code_score_f32;
     lffn_pgather_fn gather_packed[3];    /* [lffn_table_dtype_t] */
     lffn_gemm_macro_fn gemm_macro_f32;
+    lffn_gemm_macro_bf16_fn gemm_macro_bf16;
     lffn_softmax_fn softmax_rows_f32;
     lffn_add_fn add_f32;
     lffn_reduce_fn reduce_sum_f32;

@@ -25,7 +25,7 @@ int main(void) {
     TEST_EXPECT(strcmp(lffn_last_error(),
                        "lffn_gemm_f32: check failed: m >= 0 && n > 0 && k > 0 && lda >= k && ldc >= n") == 0,
                 "message: \"%s\"", lffn_last_error());
-    TEST_EXPECT(lffn_set_max_isa((lffn_isa_t)3) == LFFN_INVALID_ARGUMENTS, "no ISA level 3");
+    TEST_EXPECT(lffn_set_max_isa((lffn_isa_t)(LFFN_ISA_AVX512_BF16 + 1)) == LFFN_INVALID_ARGUMENTS, "no ISA level past the last");
     TEST_EXPECT(strstr(lffn_last_error(), "lffn_set_max_isa: check failed") == lffn_last_error(), "message: \"%s\"",
                 lffn_last_error());
     /* per thread */

@@ -228,7 +228,7 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
 
 static void check_pinned_arithmetic(void) {
     const int64_t rows = 70, dim = 100, P = 128, block = 16, tables = 24, tau = 6, out_dim = 40, R = 2, hz = tables * tau;
-    const uint64_t pinned[3] = {0, PINNED_AVX2, PINNED_AVX512};
+    const uint64_t pinned[4] = {0, PINNED_AVX2, PINNED_AVX512, PINNED_AVX512}; /* AVX512_BF16: the AVX-512 kernels */
     test_seed(2024);
     float *x = test_random(rows * dim, 2.0f), *lnw = test_random(dim, 0.3f), *lnb = test_random(dim, 0.3f);
     float *w = test_random(R * 4 * P * block, 1.7f / sqrtf((float)(block * P))), *pb = test_random(hz, 0.1f);

@@ -53,7 +53,7 @@ static int test_failures = 0;
     } while (0)
 
 static const char *test_isa_name(lffn_isa_t isa) {
-    static const char *names[] = {"scalar", "avx2", "avx512"};
+    static const char *names[] = {"scalar", "avx2", "avx512", "avx512-bf16"};
     return names[isa];
 }
 

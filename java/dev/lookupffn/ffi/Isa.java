@@ -4,7 +4,9 @@ package dev.lookupffn.ffi;
 public enum Isa {
     SCALAR,
     AVX2,
-    AVX512;
+    AVX512,
+    /** AVX-512 with AVX512_BF16 ({@code vdpbf16ps}): only the GEMM with bf16 weights differs from AVX512. */
+    AVX512_BF16;
 
     static Isa of(int code) {
         Isa[] all = values();

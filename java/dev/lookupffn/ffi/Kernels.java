@@ -421,6 +421,49 @@ public final class Kernels {
                 lffn_gemm_packed_f32(m, n, k, a, lda, packedB, nullable(bias), epilogue.ordinal(), c, ldc));
     }
 
+    // ---- GEMM with bf16 weights ----
+
+    /**
+     * Bytes of op(b) [k, n] packed as bf16 by {@link #gemmPackBBf16}: panels of 32 columns, each
+     * {@code gemmPackBSizeBf16(32, k)} bytes and contiguous, so columns from a multiple of 32 on are a slice.
+     */
+    public static long gemmPackBSizeBf16(long n, long k) {
+        positive("n", n);
+        positive("k", k);
+        long size = lffn_gemm_pack_b_size_bf16(n, k);
+        if (size <= 0) throw new ShapeException("invalid bf16 GEMM packing request n " + n + ", k " + k);
+        return size;
+    }
+
+    /** Packs op(b) (fp32, as {@link #gemmPackB} takes it) rounded to bf16 (nearest even) into {@code packed}. */
+    public static void gemmPackBBf16(long n, long k, MemorySegment b, long ldb, boolean transB, MemorySegment packed) {
+        long bb = transB ? matrix("b", b, n, k, ldb, F32) : matrix("b", b, k, n, ldb, F32);
+        long size = gemmPackBSizeBf16(n, k);
+        segment("packed", packed, size);
+        aligned("packed", packed);
+        disjoint("packed", packed, size, "b", b, bb);
+        check("lffn_gemm_pack_b_bf16", lffn_gemm_pack_b_bf16(n, k, b, ldb, transB ? 1 : 0, packed));
+    }
+
+    /**
+     * c[m,n] = epilogue(a[m,k] · B + bias) with B packed by {@link #gemmPackBBf16} (same n, k); sums in fp32. On
+     * {@link Isa#AVX512_BF16} a is rounded to bf16 as well (vdpbf16ps); the other paths keep it fp32.
+     */
+    public static void gemmPackedBf16(long m, long n, long k, MemorySegment a, long lda, MemorySegment packedB,
+                                      MemorySegment bias, Epilogue epilogue, MemorySegment c, long ldc) {
+        long ab = matrix("a", a, m, k, lda, F32);
+        long size = gemmPackBSizeBf16(n, k);
+        segment("packed B", packedB, size);
+        aligned("packed B", packedB);
+        long biasb = optional("bias", bias, n, F32);
+        long cb = matrix("c", c, m, n, ldc, F32);
+        disjoint("c", c, cb, "a", a, ab);
+        disjoint("c", c, cb, "packed B", packedB, size);
+        disjoint("c", c, cb, "bias", bias, biasb);
+        check("lffn_gemm_packed_bf16",
+                lffn_gemm_packed_bf16(m, n, k, a, lda, packedB, nullable(bias), epilogue.ordinal(), c, ldc));
+    }
+
     // ---- checks ----
 
     static void check(String function, int status) {

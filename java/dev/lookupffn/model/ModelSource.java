@@ -217,7 +217,12 @@ public final class ModelSource implements AutoCloseable {
 
     /** Builds the encoder (it copies the weights, so this source may be closed afterwards). */
     public TransformerEncoder build() {
-        return TransformerEncoder.create(config, weights());
+        return build(TransformerEncoder.Options.DEFAULT);
+    }
+
+    /** As {@link #build()}, with the encoder's loading options (e.g. bf16 weights). */
+    public TransformerEncoder build(TransformerEncoder.Options options) {
+        return TransformerEncoder.create(config, weights(), options);
     }
 
     /** As {@link #build()}, with loading options (e.g. how LookupFFN layers store their tables). */

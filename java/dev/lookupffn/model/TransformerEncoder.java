@@ -87,23 +87,37 @@ public final class TransformerEncoder implements AutoCloseable {
      * Loading options. {@code lookupTableDType}: how LookupFFN layers store their tables — F32: as the weights
      * hold them (fp32, or the bf16 / int8 tables of a file written by {@code convert --dtype}, kept compact); BF16
      * for half the fp32 bytes; I8 for a quarter (symmetric int8, one scale per table row and 64 columns). Int8
-     * tables in the weights load only as int8. {@code externalFfn}: for layer i, a block that replaces the layer's
-     * pre-norm FFN (its FFN.* weights are then not read), or null to keep the layer's own; null for none.
+     * tables in the weights load only as int8. {@code gemmWeightDType}: how the dense linear layers (fused
+     * Q/K/V, attention output, fc1, fc2, the masked-LM head) store their weights: F32, or BF16 (rounded to nearest
+     * even once at load, half the weight bytes; sums stay fp32, the activations are rounded to bf16 too, for
+     * {@code vdpbf16ps}; on a CPU without AVX512_BF16 the weights stay F32, said once in the log, see
+     * {@link TransformerEncoder#gemmWeightDType()}). {@code externalFfn}: for layer i, a block that replaces the
+     * layer's pre-norm FFN (its FFN.* weights are then not read), or null to keep the layer's own; null for none.
      */
-    public record Options(DType lookupTableDType, IntFunction<BatchFfn> externalFfn) {
-        public static final Options DEFAULT = new Options(DType.F32, null);
+    public record Options(DType lookupTableDType, DType gemmWeightDType, IntFunction<BatchFfn> externalFfn) {
+        public static final Options DEFAULT = new Options(DType.F32, DType.F32, null);
 
         public Options {
             if (lookupTableDType != DType.F32 && lookupTableDType != DType.BF16 && lookupTableDType != DType.I8)
                 throw new ShapeException("LookupFFN tables can be stored as F32, BF16 or I8, not " + lookupTableDType);
+            if (gemmWeightDType != DType.F32 && gemmWeightDType != DType.BF16)
+                throw new ShapeException("dense (GEMM) weights can be stored as F32 or BF16, not " + gemmWeightDType);
+        }
+
+        public Options(DType lookupTableDType, IntFunction<BatchFfn> externalFfn) {
+            this(lookupTableDType, DType.F32, externalFfn);
         }
 
         public Options withLookupTableDType(DType d) {
-            return new Options(d, externalFfn);
+            return new Options(d, gemmWeightDType, externalFfn);
+        }
+
+        public Options withGemmWeightDType(DType d) {
+            return new Options(lookupTableDType, d, externalFfn);
         }
 
         public Options withExternalFfn(IntFunction<BatchFfn> ffn) {
-            return new Options(lookupTableDType, ffn);
+            return new Options(lookupTableDType, gemmWeightDType, ffn);
         }
     }
 
@@ -118,14 +132,16 @@ public final class TransformerEncoder implements AutoCloseable {
     private final MemorySegment finalLnW, finalLnB; // PRE only
     private final LmHead lmHead;                    // null without lm_head.*
     private final long intermediate;                // widest dense FFN hidden width (0 when none)
+    private final DType gemmWeightDType;
     private final CallGate gate = new CallGate("encoder");
     private final WorkspacePool<Workspace> workspaces;         // activations of one call, by rows (batch · seqLen)
     private final WorkspacePool<MemorySegment> attentionScratch; // one attention range's scratch, by sequence length
 
-    /** y = x·Wᵀ + b with W packed for the GEMM. */
-    private record Linear(long in, long out, MemorySegment packed, MemorySegment bias) {
+    /** y = x·Wᵀ + b with W packed for the GEMM, as F32 or BF16 ({@code dtype}). */
+    private record Linear(long in, long out, DType dtype, MemorySegment packed, MemorySegment bias) {
         void apply(long rows, MemorySegment x, long ldx, MemorySegment y, long ldy, Epilogue epilogue) {
-            Kernels.gemmPacked(rows, out, in, x, ldx, packed, bias, epilogue, y, ldy);
+            if (dtype == DType.BF16) Kernels.gemmPackedBf16(rows, out, in, x, ldx, packed, bias, epilogue, y, ldy);
+            else Kernels.gemmPacked(rows, out, in, x, ldx, packed, bias, epilogue, y, ldy);
         }
     }
 
@@ -155,9 +171,10 @@ public final class TransformerEncoder implements AutoCloseable {
     private TransformerEncoder(EncoderConfig cfg, Weights w, Options options) {
         Arena arena = Arena.ofShared();
         this.arena = arena;
+        this.gemmWeightDType = Bf16Notice.effective(options.gemmWeightDType());
         Layer[] built = new Layer[cfg.layers()];
         try (Arena tmp = Arena.ofConfined()) {
-            Loader ld = new Loader(w, arena, tmp);
+            Loader ld = new Loader(w, arena, tmp, gemmWeightDType);
             int h = cfg.hidden();
             Tensor pos = ld.require("embeddings.position_embeddings.weight");
             if (pos.rank() != 2 || pos.dim(1) != h) throw ld.shape("embeddings.position_embeddings.weight", "[P, " + h + "]", pos);
@@ -265,11 +282,13 @@ public final class TransformerEncoder implements AutoCloseable {
     private static final class Loader {
         final Weights w;
         final Arena arena, tmp;
+        final DType gemmDType;
 
-        Loader(Weights w, Arena arena, Arena tmp) {
+        Loader(Weights w, Arena arena, Arena tmp, DType gemmDType) {
             this.w = w;
             this.arena = arena;
             this.tmp = tmp;
+            this.gemmDType = gemmDType;
         }
 
         Tensor require(String name) {
@@ -346,9 +365,32 @@ public final class TransformerEncoder implements AutoCloseable {
         }
 
         Linear pack(MemorySegment outIn, MemorySegment bias, long out, long in) {
+            if (gemmDType == DType.BF16) {
+                MemorySegment packed = arena.allocate(Kernels.gemmPackBSizeBf16(out, in), Tensor.ALIGNMENT);
+                Kernels.gemmPackBBf16(out, in, outIn, in, true, packed);
+                return new Linear(in, out, DType.BF16, packed, bias);
+            }
             MemorySegment packed = arena.allocate(Kernels.gemmPackBSize(out, in), Tensor.ALIGNMENT);
             Kernels.gemmPackB(out, in, outIn, in, true, packed);
-            return new Linear(in, out, packed, bias);
+            return new Linear(in, out, DType.F32, packed, bias);
+        }
+    }
+
+    /**
+     * bf16 GEMM weights only where the CPU has AVX512_BF16: elsewhere the kernels would widen them to fp32 in
+     * registers, which measured 0.6–0.9× the fp32 GEMM's speed (Zen 5, AVX-512 path, MiniLM shapes), so the weights
+     * stay fp32, said once per process in the log.
+     */
+    private static final class Bf16Notice {
+        private static final java.util.concurrent.atomic.AtomicBoolean SAID = new java.util.concurrent.atomic.AtomicBoolean();
+
+        static DType effective(DType requested) {
+            if (requested != DType.BF16 || Kernels.cpuIsa().compareTo(dev.lookupffn.ffi.Isa.AVX512_BF16) >= 0) return requested;
+            if (!SAID.getAndSet(true))
+                System.getLogger(TransformerEncoder.class.getName()).log(System.Logger.Level.WARNING,
+                        "bf16 GEMM weights asked for, but this CPU has no AVX512_BF16 (vdpbf16ps): the dense layers keep "
+                                + "fp32 weights (faster here than widening bf16 in registers); LookupFFN tables are unaffected");
+            return DType.F32;
         }
     }
 
@@ -383,6 +425,14 @@ public final class TransformerEncoder implements AutoCloseable {
         long bytes = 0;
         for (Layer layer : layers) if (layer.lookup() != null) bytes += layer.lookup().tableBytes();
         return bytes;
+    }
+
+    /**
+     * How the dense linear layers store their weights: {@link Options#gemmWeightDType()}, except F32 where BF16 was asked
+     * for on a CPU without AVX512_BF16 (the fp32 fallback, logged once).
+     */
+    public DType gemmWeightDType() {
+        return gemmWeightDType;
     }
 
     // ------------------------------------------------------------------------------------------------ forward

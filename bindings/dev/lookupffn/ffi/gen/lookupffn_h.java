@@ -140,6 +140,15 @@ public class lookupffn_h {
     public static int LFFN_ISA_AVX512() {
         return LFFN_ISA_AVX512;
     }
+    private static final int LFFN_ISA_AVX512_BF16 = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.LFFN_ISA_AVX512_BF16 = 3
+     * }
+     */
+    public static int LFFN_ISA_AVX512_BF16() {
+        return LFFN_ISA_AVX512_BF16;
+    }
     private static final int LFFN_EPILOGUE_NONE = (int)0L;
     /**
      * {@snippet lang=c :
@@ -1285,6 +1294,195 @@ public class lookupffn_h {
         try {
             if (TRACE_DOWNCALLS) {
                 traceDowncall("lffn_gemm_packed_f32", m, n, k, a, lda, packed_b, bias, epilogue, c, ldc);
+            }
+            return (int)mh$.invokeExact(m, n, k, a, lda, packed_b, bias, epilogue, c, ldc);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_gemm_pack_b_size_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_gemm_pack_b_size_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t lffn_gemm_pack_b_size_bf16(int64_t n, int64_t k)
+     * }
+     */
+    public static FunctionDescriptor lffn_gemm_pack_b_size_bf16$descriptor() {
+        return lffn_gemm_pack_b_size_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t lffn_gemm_pack_b_size_bf16(int64_t n, int64_t k)
+     * }
+     */
+    public static MethodHandle lffn_gemm_pack_b_size_bf16$handle() {
+        return lffn_gemm_pack_b_size_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t lffn_gemm_pack_b_size_bf16(int64_t n, int64_t k)
+     * }
+     */
+    public static MemorySegment lffn_gemm_pack_b_size_bf16$address() {
+        return lffn_gemm_pack_b_size_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t lffn_gemm_pack_b_size_bf16(int64_t n, int64_t k)
+     * }
+     */
+    public static long lffn_gemm_pack_b_size_bf16(long n, long k) {
+        var mh$ = lffn_gemm_pack_b_size_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_gemm_pack_b_size_bf16", n, k);
+            }
+            return (long)mh$.invokeExact(n, k);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_gemm_pack_b_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_INT,
+            lookupffn_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_gemm_pack_b_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_gemm_pack_b_bf16(int64_t n, int64_t k, const float * b, int64_t ldb, int32_t trans_b, uint16_t * packed)
+     * }
+     */
+    public static FunctionDescriptor lffn_gemm_pack_b_bf16$descriptor() {
+        return lffn_gemm_pack_b_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_gemm_pack_b_bf16(int64_t n, int64_t k, const float * b, int64_t ldb, int32_t trans_b, uint16_t * packed)
+     * }
+     */
+    public static MethodHandle lffn_gemm_pack_b_bf16$handle() {
+        return lffn_gemm_pack_b_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_gemm_pack_b_bf16(int64_t n, int64_t k, const float * b, int64_t ldb, int32_t trans_b, uint16_t * packed)
+     * }
+     */
+    public static MemorySegment lffn_gemm_pack_b_bf16$address() {
+        return lffn_gemm_pack_b_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_gemm_pack_b_bf16(int64_t n, int64_t k, const float * b, int64_t ldb, int32_t trans_b, uint16_t * packed)
+     * }
+     */
+    public static int lffn_gemm_pack_b_bf16(long n, long k, MemorySegment b, long ldb, int trans_b, MemorySegment packed) {
+        var mh$ = lffn_gemm_pack_b_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_gemm_pack_b_bf16", n, k, b, ldb, trans_b, packed);
+            }
+            return (int)mh$.invokeExact(n, k, b, ldb, trans_b, packed);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class lffn_gemm_packed_bf16 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_INT,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_gemm_packed_bf16");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_gemm_packed_bf16(int64_t m, int64_t n, int64_t k, const float * a, int64_t lda, const uint16_t * packed_b, const float * bias, lffn_epilogue_t epilogue, float * c, int64_t ldc)
+     * }
+     */
+    public static FunctionDescriptor lffn_gemm_packed_bf16$descriptor() {
+        return lffn_gemm_packed_bf16.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_gemm_packed_bf16(int64_t m, int64_t n, int64_t k, const float * a, int64_t lda, const uint16_t * packed_b, const float * bias, lffn_epilogue_t epilogue, float * c, int64_t ldc)
+     * }
+     */
+    public static MethodHandle lffn_gemm_packed_bf16$handle() {
+        return lffn_gemm_packed_bf16.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_gemm_packed_bf16(int64_t m, int64_t n, int64_t k, const float * a, int64_t lda, const uint16_t * packed_b, const float * bias, lffn_epilogue_t epilogue, float * c, int64_t ldc)
+     * }
+     */
+    public static MemorySegment lffn_gemm_packed_bf16$address() {
+        return lffn_gemm_packed_bf16.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_gemm_packed_bf16(int64_t m, int64_t n, int64_t k, const float * a, int64_t lda, const uint16_t * packed_b, const float * bias, lffn_epilogue_t epilogue, float * c, int64_t ldc)
+     * }
+     */
+    public static int lffn_gemm_packed_bf16(long m, long n, long k, MemorySegment a, long lda, MemorySegment packed_b, MemorySegment bias, int epilogue, MemorySegment c, long ldc) {
+        var mh$ = lffn_gemm_packed_bf16.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_gemm_packed_bf16", m, n, k, a, lda, packed_b, bias, epilogue, c, ldc);
             }
             return (int)mh$.invokeExact(m, n, k, a, lda, packed_b, bias, epilogue, c, ldc);
         } catch (Throwable ex$) {

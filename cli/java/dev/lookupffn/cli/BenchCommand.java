@@ -93,6 +93,10 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     EncoderBenchOptions encoderBench;
 
+    /** bench --embed and its options (sentence embeddings, ours against ONNX Runtime). */
+    @Mixin
+    EmbedBenchOptions embedBench;
+
     // Ranges: generous for any real layer, small enough that no single size overflows or asks for absurd memory
     static final long MAX_TOKENS = 1L << 24, MAX_DIM = 1L << 16, MAX_FFN = 1L << 18, MAX_TABLES = 1L << 16,
             MAX_TABLE_ROWS = 1L << 16, MAX_REPETITIONS = 100_000;
@@ -140,6 +144,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (embedBench.embed) return embedBench.run(this);
+        EmbedBenchOptions.rejectWithoutEmbed(this);
         if (encoderBench.encoder) return encoderBench.run(this);
         EncoderBenchOptions.rejectWithoutEncoder(this);
         if (quick) {

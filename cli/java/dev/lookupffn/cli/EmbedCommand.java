@@ -54,6 +54,9 @@ public final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Threads for the native kernels (default: all cores).")
     Integer threads;
 
+    @Option(names = "--dtype", paramLabel = "f32|bf16|int8", description = Args.DTYPE_HELP)
+    String dtype;
+
     @Option(names = "--batch-size", paramLabel = "N", defaultValue = "32",
             description = "Texts per forward pass (default: ${DEFAULT-VALUE}).")
     int batchSize;
@@ -76,6 +79,7 @@ public final class EmbedCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Args.threads(spec, threads);
         Args.inRange(spec, "--batch-size", batchSize, 1, MAX_BATCH_SIZE);
+        var weights = Args.dtype(spec, dtype);
         Encoder.Pooling p = null;
         if (pooling != null) {
             p = switch (pooling.toLowerCase(Locale.ROOT)) {
@@ -85,7 +89,8 @@ public final class EmbedCommand implements Callable<Integer> {
             };
         }
         if (config != null && model == null) throw new ParameterException(spec.commandLine(), "--config needs --model");
-        Encoder.Options options = new Encoder.Options(p, normalize, batchSize, threads == null ? 0 : threads).withConfig(config);
+        Encoder.Options options = new Encoder.Options(p, normalize, batchSize, threads == null ? 0 : threads).withConfig(config)
+                .withDType(weights);
         PrintWriter out = spec.commandLine().getOut();
         try (Encoder encoder = model == null ? Encoder.loadDefault(options) : Encoder.load(model, options);
              InputStreamReader reader = new InputStreamReader(stdin, StandardCharsets.UTF_8)) {

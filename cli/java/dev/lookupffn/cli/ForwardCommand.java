@@ -49,13 +49,17 @@ final class ForwardCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Threads for the native kernels (default: all cores).")
     Integer threads;
 
+    @Option(names = "--dtype", paramLabel = "f32|bf16|int8", description = Args.DTYPE_HELP)
+    String dtype;
+
     @Option(names = "--verbose", description = "Show stack traces on errors.")
     boolean verbose;
 
     @Override
     public Integer call() {
         Args.threads(spec, threads);
-        Encoder.Options options = Encoder.Options.DEFAULT.withThreads(threads == null ? 0 : threads).withConfig(config);
+        Encoder.Options options = Encoder.Options.DEFAULT.withThreads(threads == null ? 0 : threads).withConfig(config)
+                .withDType(Args.dtype(spec, dtype));
         try (SafetensorsFile in = SafetensorsFile.open(input); Encoder encoder = Encoder.load(model, options)) {
             if (!in.contains("input_ids")) throw new FormatException(input + ": no tensor 'input_ids'");
             long[] shape = in.entry("input_ids").shape();

@@ -216,6 +216,18 @@ class AuthorsCheckpointTest {
             assertEquals(List.of(2L, 5L, 250L), java.util.Arrays.stream(got.entry("mlm_logits").shape()).boxed().toList());
             org.junit.jupiter.api.Assertions.assertArrayEquals(seq.toFloatArray(), got.floats("sequence_output"));
         }
+        // --dtype bf16: the Java API's bf16 encoder, bit for bit; a bad --dtype is a usage error
+        Path outBf16 = tmp.resolve("bf16.safetensors");
+        r = cli("forward", "--model", dir.toString(), "--input", in.toString(), "--output", outBf16.toString(), "--dtype", "bf16");
+        assertEquals("0", r[0], r[2]);
+        try (SafetensorsFile got = SafetensorsFile.open(outBf16);
+             Encoder enc = Encoder.load(dir, Encoder.Options.DEFAULT.withDType(dev.lookupffn.tensor.DType.BF16));
+             Tensor seq = enc.forward(new Batch(2, 5, ids, new int[] {1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, new int[10]))) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(seq.toFloatArray(), got.floats("sequence_output"));
+        }
+        r = cli("forward", "--model", dir.toString(), "--input", in.toString(), "--output", outBf16.toString(), "--dtype", "half");
+        assertEquals("2", r[0], r[2]);
+        assertTrue(r[2].contains("--dtype must be f32, bf16 or int8, got half"), r[2]);
         // an id outside the vocabulary is one clear line, exit 1
         try (Tensor t = Tensor.allocate(dev.lookupffn.tensor.DType.I64, 1, 2)) {
             t.segment().setAtIndex(ValueLayout.JAVA_LONG, 1, 250);

@@ -51,6 +51,37 @@ class EmbedCommandTest {
         }
     }
 
+    /** --dtype bf16 gives the Java API's bf16 embeddings: close to f32, not equal to it; int8 needs LookupFFN layers. */
+    @Test
+    void dtypeSelectsTheWeights() throws Exception {
+        List<String> texts = List.of("hello world", "The licensee may copy and distribute verbatim copies.");
+        String[] r = run(String.join("\n", texts) + "\n", "--threads", "2", "--dtype", "bf16");
+        assertEquals("0", r[0], r[2]);
+        String[] lines = r[1].split("\n");
+        try (Encoder f32 = Encoder.loadDefault();
+             Encoder bf16 = Encoder.loadDefault(Encoder.Options.DEFAULT.withDType(dev.lookupffn.tensor.DType.BF16))) {
+            float[][] want = bf16.embed(texts), full = f32.embed(texts);
+            ObjectMapper json = new ObjectMapper();
+            for (int i = 0; i < lines.length; i++) {
+                JsonNode arr = json.readTree(lines[i]);
+                double dot = 0, differ = 0;
+                for (int k = 0; k < arr.size(); k++) {
+                    assertEquals(want[i][k], arr.get(k).floatValue(), 1e-6f, "line " + i + " value " + k);
+                    dot += arr.get(k).doubleValue() * full[i][k];
+                    differ += Math.abs(arr.get(k).doubleValue() - full[i][k]);
+                }
+                assertTrue(dot >= 0.999 && differ > 0, "line " + i + ": cosine to f32 " + dot + ", L1 difference " + differ);
+            }
+        }
+        assertEquals("0", run("x\n", "--dtype", "F32")[0]);
+        String[] bad = run("x\n", "--dtype", "f16");
+        assertEquals("2", bad[0], bad[2]);
+        assertTrue(bad[2].contains("--dtype must be f32, bf16 or int8, got f16"), bad[2]);
+        String[] int8 = run("x\n", "--dtype", "int8");
+        assertEquals("1", int8[0], int8[2]);
+        assertTrue(int8[2].contains("no LookupFFN layers"), int8[2]);
+    }
+
     @Test
     void clsPoolingWithoutNormalisation() throws Exception {
         String[] r = run("hello world\n", "--pooling", "cls", "--no-normalize");

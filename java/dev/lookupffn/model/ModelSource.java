@@ -220,12 +220,7 @@ public final class ModelSource implements AutoCloseable {
         return build(TransformerEncoder.Options.DEFAULT);
     }
 
-    /** As {@link #build()}, with the encoder's loading options (e.g. bf16 weights). */
-    public TransformerEncoder build(TransformerEncoder.Options options) {
-        return TransformerEncoder.create(config, weights(), options);
-    }
-
-    /** As {@link #build()}, with loading options (e.g. how LookupFFN layers store their tables). */
+    /** As {@link #build()}, with the encoder's loading options (bf16 GEMM weights, how LookupFFN layers store their tables). */
     public TransformerEncoder build(TransformerEncoder.Options options) {
         return TransformerEncoder.create(config, weights(), options);
     }

@@ -136,8 +136,9 @@ public final class TransformerEncoder implements AutoCloseable {
                 Kernels.gemmPacked(rows, out, in, x, ldx, packed, bias, epilogue, y, ldy);
                 return;
             }
-            if (from % PANEL != 0 || from < 0 || to > out || from >= to)
+            if (from % PANEL != 0 || from < 0 || to > out || from > to)
                 throw new IllegalArgumentException("columns [" + from + ", " + to + ") of " + out);
+            if (from == to) return; // more threads than panels: this part has none
             Kernels.gemmPacked(rows, to - from, in, x, ldx, packed.asSlice(from * in * 4), bias == null ? null : bias.asSlice(from * 4),
                     epilogue, y.asSlice(from * 4), ldy);
         }

@@ -28,8 +28,11 @@ import org.junit.jupiter.api.Test;
 class ColumnSplitTest {
     static final int VOCAB = 50, MAXPOS = 40, LAYERS = 2;
 
-    /** hidden, heads, FFN width: head size 32 (whole panels) with widths past a panel, and head size 24. */
-    static final int[][] SHAPES = {{96, 3, 200}, {72, 3, 100}};
+    /**
+     * hidden, heads, FFN width: head size 32 (whole panels) with widths past a panel; head size 24; and a hidden
+     * width of one panel (some threads get no columns of the attention output and fc2).
+     */
+    static final int[][] SHAPES = {{96, 3, 200}, {72, 3, 100}, {32, 2, 40}};
 
     static Map<String, Tensor> model(int h, int f, long seed) {
         Random rnd = new Random(seed);

@@ -672,20 +672,13 @@ public final class TransformerEncoder implements AutoCloseable {
     /** Rows [s, e): x = LN(x + FFN(x)). */
     private void postNormFfn(Layer l, MemorySegment x, Workspace ws, long s, long e) {
         int h = config.hidden();
-        long f = l.fc1().out();
+        long m = e - s, f = l.fc1().out();
         float eps = config.layerNormEps();
-        // in tiles of rows, so that the intermediate activations stay in L2 between the two GEMMs
-        for (long ts = s; ts < e; ts += FFN_TILE_ROWS) {
-            long te = Math.min(e, ts + FFN_TILE_ROWS), m = te - ts;
-            MemorySegment xr = rows(x, ts, te, h), tmp = rows(ws.tmp, ts, te, h), inter = rows(ws.inter, ts, te, f);
-            l.fc1().apply(m, xr, h, inter, f, Epilogue.GELU);
-            l.fc2().apply(m, inter, f, tmp, h, Epilogue.NONE);
-            Kernels.addLayerNorm(m, h, tmp, h, xr, h, l.outLnW(), l.outLnB(), eps, xr, h);
-        }
+        MemorySegment xr = rows(x, s, e, h), tmp = rows(ws.tmp, s, e, h), inter = rows(ws.inter, s, e, f);
+        l.fc1().apply(m, xr, h, inter, f, Epilogue.GELU);
+        l.fc2().apply(m, inter, f, tmp, h, Epilogue.NONE);
+        Kernels.addLayerNorm(m, h, tmp, h, xr, h, l.outLnW(), l.outLnB(), eps, xr, h);
     }
-
-    /** Rows per tile of the dense FFN (the GEMM's M block): 112 × 1536 intermediate floats are 672 KiB. */
-    static final long FFN_TILE_ROWS = 112;
 
     /** Self-attention of every (sequence, head) pair; runs of heads of one sequence go to one kernel call. */
     private void attention(int b, int t, int[] keys, Workspace ws, WorkerPool pool) {

@@ -32,7 +32,7 @@ import java.util.function.IntFunction;
  * <p>Java owns the graph, the weights (copied at construction into 64-byte aligned memory this object owns,
  * linear weights packed once for the GEMM, Q/K/V fused into one GEMM) and the threads: row-wise steps split rows
  * over the {@link WorkerPool}, attention splits (sequence, head) pairs; a post-norm encoder called with few rows
- * (one sentence) splits each GEMM's output columns instead, four jobs per layer ({@link #columnSplitLayers}),
+ * (one sentence) splits each GEMM's output columns instead, four jobs per layer ({@code columnSplitLayers}),
  * with the same results bit for bit. Each call borrows its activation
  * buffers (and each attention range its scratch) from small pools of workspaces sized to the call and gives them
  * back at its end, so memory is bounded by the calls running at once, not by how many threads ever called.

@@ -90,6 +90,14 @@ LFFN_API lffn_status_t lffn_layernorm_f32(int64_t rows, int64_t cols, const floa
                                           const float *gamma, const float *beta, float eps, float *y,
                                           int64_t ldy);
 
+/* y[r, :] = LayerNorm(a[r, :] + b[r, :]) · gamma + beta: the residual add (rounded to fp32) and the LayerNorm of
+ * a post-norm transformer in one pass. a, b: borrowed, read [rows, cols] with lda, ldb; gamma, beta: borrowed,
+ * read [cols]; y: borrowed, written [rows, cols], ld ldy; y may be a or b (the same buffer and leading
+ * dimension), otherwise nothing may overlap y. */
+LFFN_API lffn_status_t lffn_add_layernorm_f32(int64_t rows, int64_t cols, const float *a, int64_t lda,
+                                              const float *b, int64_t ldb, const float *gamma, const float *beta,
+                                              float eps, float *y, int64_t ldy);
+
 /* ---- conversions ---- */
 
 /* dst[i] = bf16(src[i]), round to nearest even (NaN stays NaN). src: borrowed, read [n]; dst: borrowed,

@@ -11,6 +11,7 @@
 static const lffn_kernels_t scalar_kernels = {
     .isa = LFFN_ISA_SCALAR,
     .layernorm_f32 = lffn_layernorm_f32_ref,
+    .add_layernorm_f32 = lffn_add_layernorm_f32_ref,
     .convert_f32_to_bf16 = lffn_convert_f32_to_bf16_ref,
     .bh4_project_f32 = lffn_bh4_project_f32_ref,
     .hash_code_score_f32 = lffn_hash_code_score_f32_ref,
@@ -26,7 +27,8 @@ static const lffn_kernels_t scalar_kernels = {
 #if defined(__x86_64__)
 /* The entries every vector level has, each under the level's suffix. */
 #define VECTOR_KERNELS(SFX)                                                                                  \
-    .layernorm_f32 = lffn_layernorm_f32_##SFX, .convert_f32_to_bf16 = lffn_convert_f32_to_bf16_##SFX,        \
+    .layernorm_f32 = lffn_layernorm_f32_##SFX, .add_layernorm_f32 = lffn_add_layernorm_f32_##SFX,                \
+    .convert_f32_to_bf16 = lffn_convert_f32_to_bf16_##SFX,        \
     .bh4_project_f32 = lffn_bh4_project_f32_##SFX, .hash_code_score_f32 = lffn_hash_code_score_f32_##SFX,    \
     .gather_packed = {lffn_gather_packed_f32_##SFX, lffn_gather_packed_bf16_##SFX,                            \
                       lffn_gather_packed_i8_##SFX},                                                          \

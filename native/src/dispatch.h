@@ -15,6 +15,7 @@ LFFN_HIDDEN float lffn_reduce_sum_f32_avx512(int64_t n, const float *x);
 struct lffn_kernels {
     lffn_isa_t isa;
     lffn_layernorm_fn layernorm_f32;
+    lffn_add_layernorm_fn add_layernorm_f32;
     lffn_convert_fn convert_f32_to_bf16;
     lffn_bh4_project_fn bh4_project_f32; /* public projection, weights as given */
     lffn_hash_fn hash_code_score_f32;

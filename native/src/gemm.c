@@ -24,6 +24,9 @@
 #ifndef LFFN_GEMM_NC
 #define LFFN_GEMM_NC 256 /* columns per N block, a multiple of 32 */
 #endif
+#ifndef LFFN_GEMM_SMALL_KC
+#define LFFN_GEMM_SMALL_KC 512
+#endif
 #ifndef LFFN_GEMM_KC
 #define LFFN_GEMM_KC 512 /* target K block (<= LFFN_GEMM_KC_MAX); K is split into equal blocks */
 #endif
@@ -121,11 +124,17 @@ static int64_t k_block(int64_t k, int64_t target) {
 
 static void gemm_packed(lffn_gemm_macro_fn macro, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                         const float *packed_b, const float *bias, lffn_epilogue_t epilogue, float *c, int64_t ldc) {
-    const int64_t kc = k_block(k, LFFN_GEMM_KC);
+    const int64_t kc = k_block(k, m <= LFFN_GEMM_SMALL_M ? LFFN_GEMM_SMALL_KC : LFFN_GEMM_KC);
+    /* few rows on AVX-512: no N blocks (its few-rows order uses each panel at once for every sliver; A is then
+     * packed once per K block). The other macro-kernels sweep B once per sliver and keep their L2-sized blocks. */
+    int64_t ncb = LFFN_GEMM_NC;
+#if defined(__x86_64__)
+    if (m <= LFFN_GEMM_SMALL_M && macro == lffn_gemm_macro_f32_avx512) ncb = n;
+#endif
     for (int64_t ic = 0; ic < m; ic += LFFN_GEMM_MC) {
         const int64_t mc = m - ic < LFFN_GEMM_MC ? m - ic : LFFN_GEMM_MC;
-        for (int64_t jc = 0; jc < n; jc += LFFN_GEMM_NC) {
-            const int64_t nc = n - jc < LFFN_GEMM_NC ? n - jc : LFFN_GEMM_NC;
+        for (int64_t jc = 0; jc < n; jc += ncb) {
+            const int64_t nc = n - jc < ncb ? n - jc : ncb;
             for (int64_t pc = 0; pc < k; pc += kc) {
                 const int64_t kb = k - pc < kc ? k - pc : kc;
                 macro(mc, nc, kb, a + ic * lda + pc, lda, packed_b + (jc / LFFN_GEMM_NR) * k * LFFN_GEMM_NR +

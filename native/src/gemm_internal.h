@@ -19,6 +19,10 @@
 
 #define LFFN_GEMM_NR 32       /* columns of a packed panel */
 #define LFFN_GEMM_KC_MAX 512  /* longest K block a macro-kernel accepts */
+/* Calls of at most this many rows (one short sequence) take the AVX-512 macro-kernel's few-rows order: all of
+ * A packed once (3 slivers of 14: 87 KiB of stack at KC_MAX), each B panel used by every sliver in turn, and
+ * gemm_packed does not block N (the panels stream once per K block). */
+#define LFFN_GEMM_SMALL_M 42
 
 typedef void (*lffn_gemm_macro_fn)(int64_t m, int64_t n, int64_t kc, const float *a, int64_t lda,
                                    const float *bp, int64_t panel_stride, const float *bias, int first, int last,

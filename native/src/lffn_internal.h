@@ -38,6 +38,20 @@ LFFN_HIDDEN void lffn_layernorm_f32_avx2(int64_t rows, int64_t cols, const float
 LFFN_HIDDEN void lffn_layernorm_f32_avx512(int64_t rows, int64_t cols, const float *x, int64_t ldx,
                                            const float *gamma, const float *beta, float eps, float *y,
                                            int64_t ldy);
+/* y[r, :] = LayerNorm(a[r, :] + b[r, :]) (the sum rounded to fp32 first, as a separate add would); y may be a
+ * or b (same address and leading dimension): each row is summed into y, then normalised in place. */
+typedef void (*lffn_add_layernorm_fn)(int64_t rows, int64_t cols, const float *a, int64_t lda, const float *b,
+                                      int64_t ldb, const float *gamma, const float *beta, float eps, float *y,
+                                      int64_t ldy);
+LFFN_HIDDEN void lffn_add_layernorm_f32_ref(int64_t rows, int64_t cols, const float *a, int64_t lda,
+                                            const float *b, int64_t ldb, const float *gamma, const float *beta,
+                                            float eps, float *y, int64_t ldy);
+LFFN_HIDDEN void lffn_add_layernorm_f32_avx2(int64_t rows, int64_t cols, const float *a, int64_t lda,
+                                             const float *b, int64_t ldb, const float *gamma, const float *beta,
+                                             float eps, float *y, int64_t ldy);
+LFFN_HIDDEN void lffn_add_layernorm_f32_avx512(int64_t rows, int64_t cols, const float *a, int64_t lda,
+                                               const float *b, int64_t ldb, const float *gamma, const float *beta,
+                                               float eps, float *y, int64_t ldy);
 
 /* The kernels of one ISA level (dispatch.c): one table per level, chosen once for the effective ISA (and again
  * when lffn_set_max_isa moves the cap), so entry points make one indirect call instead of an ISA switch. The

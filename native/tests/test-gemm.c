@@ -43,6 +43,38 @@ static void check_shape(int64_t m, int64_t n, int64_t k, int trans_b, int with_b
     free(a); free(b); free(bias); free(want); free(got); free(packed);
 }
 
+/* A row of C must not depend on how rows and columns are split into calls (the encoder splits rows across
+ * threads for batches and panel-aligned columns for one sentence, and results must be the same bits): the
+ * few-rows order (m <= LFFN_GEMM_SMALL_M), the many-rows order and column slices of the packed B all give the
+ * same bits as one call over everything, on every ISA path. */
+static void check_split_bits(int64_t m, int64_t n, int64_t k, lffn_epilogue_t epi) {
+    const int64_t panels = (n + LFFN_GEMM_NR - 1) / LFFN_GEMM_NR;
+    float *a = test_random(m * k, 1.0f), *b = test_random(n * k, 2.0f / sqrtf((float)k)), *bias = test_random(n, 0.5f);
+    float *whole = test_alloc(m * n * 4), *parts = test_alloc(m * n * 4);
+    float *packed = test_alloc(lffn_gemm_pack_b_size_f32(n, k));
+    TEST_EXPECT(lffn_gemm_pack_b_f32(n, k, b, k, 1, packed) == LFFN_SUCCESS, "pack status");
+    TEST_FOR_EACH_ISA(isa) {
+        TEST_EXPECT(lffn_gemm_packed_f32(m, n, k, a, k, packed, bias, epi, whole, n) == LFFN_SUCCESS, "status");
+        /* rows in uneven calls (1, 5, 27, rest), each call's columns in up to three panel-aligned slices */
+        const int64_t row_cuts[] = {0, 1, 6, 33, m};
+        for (int rc = 0; rc < 4; rc++) {
+            const int64_t r0 = row_cuts[rc] < m ? row_cuts[rc] : m, r1 = row_cuts[rc + 1] < m ? row_cuts[rc + 1] : m;
+            if (r0 >= r1) continue;
+            for (int part = 0; part < 3; part++) {
+                const int64_t c0 = panels * part / 3 * LFFN_GEMM_NR, c1e = panels * (part + 1) / 3 * LFFN_GEMM_NR;
+                const int64_t c1 = c1e < n ? c1e : n;
+                if (c0 >= c1) continue;
+                TEST_EXPECT(lffn_gemm_packed_f32(r1 - r0, c1 - c0, k, a + r0 * k, k, packed + c0 * k, bias + c0, epi,
+                                                 parts + r0 * n + c0, n) == LFFN_SUCCESS,
+                            "status");
+            }
+        }
+        TEST_EXPECT(memcmp(whole, parts, (size_t)(m * n) * 4) == 0, "%s m %ld n %ld k %ld: split calls differ in bits",
+                    test_isa_name(isa), (long)m, (long)n, (long)k);
+    }
+    free(a); free(b); free(bias); free(whole); free(parts); free(packed);
+}
+
 static void check_gelu(void) {
     const int64_t count = 200001;
     float *x = test_alloc(count * 4), *y = test_alloc(count * 4);
@@ -95,7 +127,10 @@ static void check_arguments(void) {
 int main(void) {
     /* fixed shapes: tiny, exact tiles, one past a tile, and blocks of M (112), N (256, 64) and K (256, 128) */
     const int64_t fixed[][3] = {{1, 1, 1},   {1, 32, 1},    {14, 32, 16},  {15, 33, 17},  {6, 16, 8},
-                                {13, 31, 7}, {29, 65, 129}, {113, 257, 257}, {250, 600, 700}, {7, 300, 1100}};
+                                {13, 31, 7}, {29, 65, 129}, {113, 257, 257}, {250, 600, 700}, {7, 300, 1100},
+                                /* the few-rows order (m <= 42): one sentence, uneven slivers, N past a block */
+                                {27, 300, 384}, {30, 576, 384}, {33, 97, 1100}, {42, 288, 64}, {43, 65, 33},
+                                {5, 1100, 31}};
     int cases = 0;
     for (size_t s = 0; s < sizeof fixed / sizeof fixed[0]; s++, cases++) {
         test_seed(1000 + s);
@@ -109,6 +144,11 @@ int main(void) {
         const uint64_t saved = test_rng_state;
         check_shape(m, n, k, t & 1, (t >> 1) & 1, (lffn_epilogue_t)((t >> 2) & 1));
         test_rng_state = saved ^ (uint64_t)t; /* shapes do not depend on the data drawn */
+    }
+    const int64_t split[][3] = {{60, 300, 384}, {27, 1152, 384}, {150, 97, 1536}, {33, 33, 700}};
+    for (size_t s = 0; s < sizeof split / sizeof split[0]; s++, cases++) {
+        test_seed(2000 + s);
+        check_split_bits(split[s][0], split[s][1], split[s][2], (lffn_epilogue_t)(s & 1));
     }
     printf("test-gemm: %d shapes\n", cases);
     check_gelu();

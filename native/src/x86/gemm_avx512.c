@@ -19,10 +19,12 @@ void lffn_gelu_f32_avx512(int64_t n, float *x) {
     }
 }
 
-/* C[0:mr, 0:32] (+)= ap[0:mr, 0:kc] . bp[0:kc, 0:32]; columns outside masks m0 | m1 << 16 are not stored. */
+/* C[0:mr, 0:32] (+)= ap[0:mr, 0:kc] . bp[0:kc, 0:32]; columns outside masks m0 | m1 << 16 are not stored.
+ * pf (may be NULL): a panel to prefetch into L1, row by row, while this one is used. */
 static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t kc, const float *ap,
                                                           const float *bp, float *c, int64_t ldc, __mmask16 m0,
-                                                          __mmask16 m1, const float *bias, int first, int gelu) {
+                                                          __mmask16 m1, const float *bias, int first, int gelu,
+                                                          const float *pf) {
     __m512 acc0[MR], acc1[MR];
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++)
@@ -35,6 +37,10 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t 
     for (int64_t kk = 0; kk < kc; kk++) {
         const __m512 b0 = _mm512_loadu_ps(bp + kk * LFFN_GEMM_NR);
         const __m512 b1 = _mm512_loadu_ps(bp + kk * LFFN_GEMM_NR + 16);
+        if (pf) { /* the few-rows order's next panel (+18 % at 30 rows with cold weights) */
+            __builtin_prefetch(pf + kk * LFFN_GEMM_NR, 0, 3);
+            __builtin_prefetch(pf + kk * LFFN_GEMM_NR + 16, 0, 3);
+        }
 #pragma GCC unroll 16
         for (int r = 0; r < MR; r++) {
             if (r < mr) {
@@ -68,13 +74,69 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t 
     }
 }
 
-#define UK(R) ukernel(R, kc, abuf, panel, cc, ldc, m0, m1, bj, first, gelu)
+#define UK(R) ukernel(R, kc, abuf, panel, cc, ldc, m0, m1, bj, first, gelu, NULL)
+
+/* Few rows (at most LFFN_GEMM_SMALL_M, e.g. one sentence): every sliver of A is packed once, the rows spread
+ * evenly over the slivers (30 rows as 10 + 10 + 10, not 14 + 14 + 2, whose 2-row sliver streams B for two rows),
+ * and the panel loop is outside the sliver loop, so each panel of B comes from memory once, while the previous
+ * slivers' use keeps it in L1/L2, and the weight stream is steady instead of one burst per sliver. */
+static void macro_few_rows(int64_t m, int64_t n, int64_t kc, const float *a, int64_t lda, const float *bp,
+                           int64_t panel_stride, const float *bias, int first, int gelu, float *c, int64_t ldc) {
+    float abuf[LFFN_GEMM_SMALL_M * APS] __attribute__((aligned(64)));
+    const int64_t kmain = kc & ~(int64_t)15;
+    const __mmask16 ktail = (__mmask16)((1u << (kc - kmain)) - 1u);
+    for (int64_t r = 0; r < m; r++) {
+        const float *src = a + r * lda;
+        float *dst = abuf + r * APS;
+        for (int64_t kk = 0; kk < kmain; kk += 16) _mm512_store_ps(dst + kk, _mm512_loadu_ps(src + kk));
+        if (ktail) _mm512_mask_storeu_ps(dst + kmain, ktail, _mm512_maskz_loadu_ps(ktail, src + kmain));
+    }
+    const int slivers = (int)((m + MR - 1) / MR);
+    int64_t start[LFFN_GEMM_SMALL_M / MR + 2];
+    for (int sl = 0; sl <= slivers; sl++) start[sl] = m * sl / slivers;
+    for (int64_t j0 = 0; j0 < n; j0 += LFFN_GEMM_NR) {
+        const int64_t nr = n - j0;
+        const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
+        const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1u);
+        const float *panel = bp + (j0 / LFFN_GEMM_NR) * panel_stride;
+        const float *bj = bias ? bias + j0 : NULL;
+        for (int sl = 0; sl < slivers; sl++) {
+            const int mr = (int)(start[sl + 1] - start[sl]);
+            const float *ap = abuf + start[sl] * APS;
+            /* the first sliver fetches the next panel while it works on this one */
+            const float *pf = sl == 0 && j0 + LFFN_GEMM_NR < n ? panel + panel_stride : NULL;
+            float *cc = c + start[sl] * ldc + j0;
+#define UKS(R) ukernel(R, kc, ap, panel, cc, ldc, m0, m1, bj, first, gelu, pf)
+            switch (mr) {
+            case 14: UKS(14); break;
+            case 13: UKS(13); break;
+            case 12: UKS(12); break;
+            case 11: UKS(11); break;
+            case 10: UKS(10); break;
+            case 9: UKS(9); break;
+            case 8: UKS(8); break;
+            case 7: UKS(7); break;
+            case 6: UKS(6); break;
+            case 5: UKS(5); break;
+            case 4: UKS(4); break;
+            case 3: UKS(3); break;
+            case 2: UKS(2); break;
+            default: UKS(1); break;
+            }
+#undef UKS
+        }
+    }
+}
 
 void lffn_gemm_macro_f32_avx512(int64_t m, int64_t n, int64_t kc, const float *a, int64_t lda, const float *bp,
                                 int64_t panel_stride, const float *bias, int first, int last,
                                 lffn_epilogue_t epilogue, float *c, int64_t ldc) {
-    float abuf[MR * APS] __attribute__((aligned(64)));
     const int gelu = last && epilogue == LFFN_EPILOGUE_GELU;
+    if (m <= LFFN_GEMM_SMALL_M) {
+        macro_few_rows(m, n, kc, a, lda, bp, panel_stride, bias, first, gelu, c, ldc);
+        return;
+    }
+    float abuf[MR * APS] __attribute__((aligned(64)));
     const int64_t kmain = kc & ~(int64_t)15;
     const __mmask16 ktail = (__mmask16)((1u << (kc - kmain)) - 1u);
     for (int64_t i0 = 0; i0 < m; i0 += MR) {

@@ -33,3 +33,19 @@ void lffn_layernorm_f32_avx2(int64_t rows, int64_t cols, const float *x, int64_t
         for (int64_t c = main; c < cols; c++) yr[c] = (xr[c] - mean) * inv * gamma[c] + beta[c];
     }
 }
+
+void lffn_add_layernorm_f32_avx2(int64_t rows, int64_t cols, const float *a, int64_t lda, const float *b,
+                                 int64_t ldb, const float *gamma, const float *beta, float eps, float *y,
+                                 int64_t ldy) {
+    const int64_t main = cols & ~(int64_t)7;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *ar = a + r * lda, *br = b + r * ldb;
+        float *yr = y + r * ldy;
+        /* the sum goes to y (which may be a or b: each element is read before it is written), then the
+         * LayerNorm runs in place on the row while it is in L1 */
+        for (int64_t c = 0; c < main; c += 8)
+            _mm256_storeu_ps(yr + c, _mm256_add_ps(_mm256_loadu_ps(ar + c), _mm256_loadu_ps(br + c)));
+        for (int64_t c = main; c < cols; c++) yr[c] = ar[c] + br[c];
+        lffn_layernorm_f32_avx2(1, cols, yr, ldy, gamma, beta, eps, yr, ldy);
+    }
+}

@@ -37,3 +37,22 @@ void lffn_layernorm_f32_avx512(int64_t rows, int64_t cols, const float *x, int64
         }
     }
 }
+
+void lffn_add_layernorm_f32_avx512(int64_t rows, int64_t cols, const float *a, int64_t lda, const float *b,
+                                   int64_t ldb, const float *gamma, const float *beta, float eps, float *y,
+                                   int64_t ldy) {
+    const int64_t main = cols & ~(int64_t)15;
+    const __mmask16 tail = (__mmask16)((1u << (cols - main)) - 1u);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *ar = a + r * lda, *br = b + r * ldb;
+        float *yr = y + r * ldy;
+        /* the sum goes to y (which may be a or b: each element is read before it is written), then the
+         * LayerNorm runs in place on the row while it is in L1 */
+        for (int64_t c = 0; c < main; c += 16)
+            _mm512_storeu_ps(yr + c, _mm512_add_ps(_mm512_loadu_ps(ar + c), _mm512_loadu_ps(br + c)));
+        if (tail)
+            _mm512_mask_storeu_ps(yr + main, tail, _mm512_add_ps(_mm512_maskz_loadu_ps(tail, ar + main),
+                                                                 _mm512_maskz_loadu_ps(tail, br + main)));
+        lffn_layernorm_f32_avx512(1, cols, yr, ldy, gamma, beta, eps, yr, ldy);
+    }
+}

@@ -76,6 +76,26 @@ public final class Kernels {
         check("lffn_layernorm_f32", lffn_layernorm_f32(rows, cols, x, ldx, gamma, beta, eps, y, ldy));
     }
 
+    /**
+     * y[r,:] = LayerNorm(a[r,:] + b[r,:]) · gamma + beta over {@code rows} rows: a residual add and the LayerNorm
+     * after it in one pass. y may be the same memory as a or b; nothing else may overlap y.
+     */
+    public static void addLayerNorm(long rows, long cols, MemorySegment a, long lda, MemorySegment b, long ldb,
+                                    MemorySegment gamma, MemorySegment beta, float eps, MemorySegment y, long ldy) {
+        positive("cols", cols);
+        long ab = matrix("a", a, rows, cols, lda, F32);
+        long bb = matrix("b", b, rows, cols, ldb, F32);
+        long gb = matrix("gamma", gamma, 1, cols, cols, F32);
+        long betab = matrix("beta", beta, 1, cols, cols, F32);
+        long yb = matrix("y", y, rows, cols, ldy, F32);
+        if (!(eps >= 0)) throw new ShapeException("eps must be >= 0, got " + eps);
+        sameOrDisjoint("y", y, yb, ldy, "a", a, ab, lda);
+        sameOrDisjoint("y", y, yb, ldy, "b", b, bb, ldb);
+        disjoint("y", y, yb, "gamma", gamma, gb);
+        disjoint("y", y, yb, "beta", beta, betab);
+        check("lffn_add_layernorm_f32", lffn_add_layernorm_f32(rows, cols, a, lda, b, ldb, gamma, beta, eps, y, ldy));
+    }
+
     // ---- conversions ----
 
     /** dst = bf16(src), round to nearest even; n elements. */

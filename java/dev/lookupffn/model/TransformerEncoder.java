@@ -31,7 +31,9 @@ import java.util.function.IntFunction;
  *
  * <p>Java owns the graph, the weights (copied at construction into 64-byte aligned memory this object owns,
  * linear weights packed once for the GEMM, Q/K/V fused into one GEMM) and the threads: row-wise steps split rows
- * over the {@link WorkerPool}, attention splits (sequence, head) pairs. Each call borrows its activation
+ * over the {@link WorkerPool}, attention splits (sequence, head) pairs; a post-norm encoder called with few rows
+ * (one sentence) splits each GEMM's output columns instead, four jobs per layer ({@code columnSplitLayers}),
+ * with the same results bit for bit. Each call borrows its activation
  * buffers (and each attention range its scratch) from small pools of workspaces sized to the call and gives them
  * back at its end, so memory is bounded by the calls running at once, not by how many threads ever called.
  * Thread safety: {@link #forward} may be called from any number of threads at once (with caller-supplied FFN
@@ -140,10 +142,43 @@ public final class TransformerEncoder implements AutoCloseable {
     /** y = x·Wᵀ + b with W packed for the GEMM, as F32 or BF16 ({@code dtype}). */
     private record Linear(long in, long out, DType dtype, MemorySegment packed, MemorySegment bias) {
         void apply(long rows, MemorySegment x, long ldx, MemorySegment y, long ldy, Epilogue epilogue) {
-            if (dtype == DType.BF16) Kernels.gemmPackedBf16(rows, out, in, x, ldx, packed, bias, epilogue, y, ldy);
-            else Kernels.gemmPacked(rows, out, in, x, ldx, packed, bias, epilogue, y, ldy);
+            apply(rows, x, ldx, y, ldy, epilogue, 0, out);
+        }
+
+        /**
+         * Output columns [from, to) only: y[:, from:to] = x·W[from:to]ᵀ + b[from:to]. {@code from} is a multiple
+         * of the packed panel width, so the columns' weights are one contiguous slice of the packed matrix and
+         * each thread of a column split streams only its share of the weights.
+         */
+        void apply(long rows, MemorySegment x, long ldx, MemorySegment y, long ldy, Epilogue epilogue, long from, long to) {
+            if (from == 0 && to == out) {
+                gemm(rows, out, x, ldx, packed, bias, epilogue, y, ldy);
+                return;
+            }
+            if (from % PANEL != 0 || from < 0 || to > out || from > to)
+                throw new IllegalArgumentException("columns [" + from + ", " + to + ") of " + out);
+            if (from == to) return; // more threads than panels: this part has none
+            // a panel is PANEL columns × in rows, contiguous (fp32: 4 bytes each; bf16: k rounded up to pairs)
+            long panelBytes = dtype == DType.BF16 ? Kernels.gemmPackBSizeBf16(PANEL, in) : Kernels.gemmPackBSize(PANEL, in);
+            gemm(rows, to - from, x, ldx, packed.asSlice(from / PANEL * panelBytes), bias == null ? null : bias.asSlice(from * 4),
+                    epilogue, y.asSlice(from * 4), ldy);
+        }
+
+        private void gemm(long rows, long cols, MemorySegment x, long ldx, MemorySegment packedCols, MemorySegment biasCols,
+                          Epilogue epilogue, MemorySegment y, long ldy) {
+            if (dtype == DType.BF16) Kernels.gemmPackedBf16(rows, cols, in, x, ldx, packedCols, biasCols, epilogue, y, ldy);
+            else Kernels.gemmPacked(rows, cols, in, x, ldx, packedCols, biasCols, epilogue, y, ldy);
+        }
+
+        /** Columns [from, to) of part {@code p} of {@code parts}: whole panels, split as evenly as they go. */
+        long partStart(long p, long parts) {
+            long panels = (out + PANEL - 1) / PANEL;
+            return Math.min(out, panels * p / parts * PANEL);
         }
     }
+
+    /** Columns of one panel of the packed GEMM weights (native/src/gemm_internal.h: LFFN_GEMM_NR). */
+    private static final long PANEL = 32;
 
     /** One encoder layer's parameters; unused fields are null. */
     private record Layer(MemorySegment attnLnW, MemorySegment attnLnB, Linear qkv, Linear attnOut,
@@ -504,6 +539,10 @@ public final class TransformerEncoder implements AutoCloseable {
         StageClock.lap(clock, Stage.EMBEDDINGS);
 
         // 2. the layers
+        if (clock == null && usesColumnSplit(n)) {
+            columnSplitLayers(b, t, keys, x, ws, pool);
+            return;
+        }
         for (Layer layer : layers) {
             if (clock != null || layer.external() != null) {
                 stagedLayer(layer, b, t, keys, x, ws, pool, clock);
@@ -525,6 +564,96 @@ public final class TransformerEncoder implements AutoCloseable {
             pool.forRanges(n, 32, (worker, s, e) -> Kernels.layerNorm(e - s, h, rows(x, s, e, h), h, finalLnW, finalLnB,
                     config.layerNormEps(), rows(x, s, e, h), h));
         if (finalLnW != null) StageClock.lap(clock, Stage.FINAL_NORM);
+    }
+
+    /**
+     * Rows up to which a post-norm encoder splits each GEMM's output columns across the threads instead of the
+     * rows: with few rows, a row split leaves every thread streaming all of a layer's weights (7 MiB for MiniLM)
+     * for a handful of rows each, a column split halves each thread's share on 2 threads. Measured on MiniLM
+     * (docs/PERFORMANCE.md, "One text per call").
+     */
+    static final long COLUMN_SPLIT_MAX_ROWS = 128;
+
+    /** Calls of up to this many rows split columns; tests set it to compare both paths on the same input. */
+    volatile long columnSplitMaxRows = COLUMN_SPLIT_MAX_ROWS;
+
+    /** True when a call of n rows takes the column-split path ({@link #columnSplitLayers}). */
+    boolean usesColumnSplit(long n) {
+        return config.norm() == EncoderConfig.Norm.POST && n <= columnSplitMaxRows;
+    }
+
+    /**
+     * All layers of a post-norm encoder with every GEMM split by output columns (whole panels of the packed
+     * weights) and four jobs per layer:
+     * <ol>
+     *   <li>x = LN_out(h1 + ffnOut) of the previous layer (each range into its own copy; worker 0's copy is x),
+     *       then Q, K and V of the range's heads and their attention (heads are whole panels when the head size
+     *       is a multiple of the panel width; otherwise the projection and the attention are two jobs);</li>
+     *   <li>attnOut[:, cols] = ctx · W_o[cols]ᵀ + b_o;</li>
+     *   <li>h1 = LN_attn(x + attnOut) (worker 0's copy is h1), then inter[:, cols] = GELU(h1 · W_1[cols]ᵀ + b_1);</li>
+     *   <li>ffnOut[:, cols] = inter · W_2[cols]ᵀ + b_2.</li>
+     * </ol>
+     * The LayerNorms are computed by every range from the same inputs with the same kernels, so every copy holds
+     * the same bits, and every output element is the same dot product as in the row split: the result is
+     * identical to the row-split path's, whatever the thread count.
+     */
+    private void columnSplitLayers(int b, int t, int[] keys, MemorySegment x, Workspace ws, WorkerPool pool) {
+        final long n = (long) b * t;
+        final int h = config.hidden(), heads = config.heads(), hs = config.headSize();
+        final float eps = config.layerNormEps();
+        final boolean headsArePanels = hs % PANEL == 0;
+        final int parts = Math.min(pool.threads(), heads);
+        ws.ensureCopies(pool.threads(), h);
+        final MemorySegment h1 = ws.ln, attnOut = ws.tmp, ffnOut = ws.tmp;
+        for (int li = 0; li < layers.length; li++) {
+            final Layer l = layers[li], prev = li == 0 ? null : layers[li - 1];
+            final long f = l.fc1().out();
+            // 1. the previous layer's output LayerNorm, Q/K/V and attention
+            pool.forRanges(parts, 1, (worker, s, e) -> {
+                // the first layer reads the embeddings in x, which nobody writes during this job
+                MemorySegment in = worker == 0 || prev == null ? x : ws.copy(worker);
+                if (prev != null) Kernels.addLayerNorm(n, h, h1, h, ffnOut, h, prev.outLnW(), prev.outLnB(), eps, in, h);
+                if (headsArePanels) {
+                    int h0 = (int) (heads * s / parts), hEnd = (int) (heads * e / parts);
+                    for (int j = 0; j < 3; j++)
+                        l.qkv().apply(n, in, h, ws.qkv, 3L * h, Epilogue.NONE, (long) j * h + (long) h0 * hs,
+                                (long) j * h + (long) hEnd * hs);
+                    attentionHeads(b, t, keys, ws, h0, hEnd);
+                } else {
+                    l.qkv().apply(n, in, h, ws.qkv, 3L * h, Epilogue.NONE, l.qkv().partStart(s, parts),
+                            l.qkv().partStart(e, parts));
+                }
+            });
+            if (!headsArePanels) attention(b, t, keys, ws, pool);
+            // 2. the attention output projection
+            pool.forRanges(parts, 1, (worker, s, e) -> l.attnOut().apply(n, ws.ctx, h, attnOut, h, Epilogue.NONE,
+                    l.attnOut().partStart(s, parts), l.attnOut().partStart(e, parts)));
+            // 3. residual and LayerNorm, then the FFN's first GEMM with GELU
+            pool.forRanges(parts, 1, (worker, s, e) -> {
+                MemorySegment in = worker == 0 ? h1 : ws.copy(worker);
+                Kernels.addLayerNorm(n, h, x, h, attnOut, h, l.attnOutLnW(), l.attnOutLnB(), eps, in, h);
+                l.fc1().apply(n, in, h, ws.inter, f, Epilogue.GELU, l.fc1().partStart(s, parts),
+                        l.fc1().partStart(e, parts));
+            });
+            // 4. the FFN's second GEMM (its residual and LayerNorm open the next layer's first job)
+            pool.forRanges(parts, 1, (worker, s, e) -> l.fc2().apply(n, ws.inter, f, ffnOut, h, Epilogue.NONE,
+                    l.fc2().partStart(s, parts), l.fc2().partStart(e, parts)));
+        }
+        Layer last = layers[layers.length - 1];
+        Kernels.addLayerNorm(n, h, h1, h, ffnOut, h, last.outLnW(), last.outLnB(), eps, x, h);
+    }
+
+    /** Heads [h0, h1) of every sequence, with one scratch lease. */
+    private void attentionHeads(int b, int t, int[] keys, Workspace ws, int h0, int h1) {
+        if (h0 >= h1) return;
+        WorkspacePool.Lease<MemorySegment> lease = attentionScratch.take(t);
+        try {
+            for (int seq = 0; seq < b; seq++)
+                attentionRange(t, keys, ws, lease.scratch(), (long) seq * config.heads() + h0,
+                        (long) seq * config.heads() + h1);
+        } finally {
+            attentionScratch.release(lease);
+        }
     }
 
     /** Times the stages of a profiled forward call: each lap reports the time since the previous one. */
@@ -632,8 +761,7 @@ public final class TransformerEncoder implements AutoCloseable {
         long m = e - s;
         MemorySegment xr = rows(x, s, e, h), tmp = rows(ws.tmp, s, e, h);
         l.attnOut().apply(m, rows(ws.ctx, s, e, h), h, tmp, h, Epilogue.NONE);
-        Kernels.add(m, h, tmp, h, xr, h, tmp, h);
-        Kernels.layerNorm(m, h, tmp, h, l.attnOutLnW(), l.attnOutLnB(), config.layerNormEps(), xr, h);
+        Kernels.addLayerNorm(m, h, tmp, h, xr, h, l.attnOutLnW(), l.attnOutLnB(), config.layerNormEps(), xr, h);
     }
 
     /** Rows [s, e): x = LN(x + FFN(x)). */
@@ -644,8 +772,7 @@ public final class TransformerEncoder implements AutoCloseable {
         MemorySegment xr = rows(x, s, e, h), tmp = rows(ws.tmp, s, e, h), inter = rows(ws.inter, s, e, f);
         l.fc1().apply(m, xr, h, inter, f, Epilogue.GELU);
         l.fc2().apply(m, inter, f, tmp, h, Epilogue.NONE);
-        Kernels.add(m, h, tmp, h, xr, h, tmp, h);
-        Kernels.layerNorm(m, h, tmp, h, l.outLnW(), l.outLnB(), eps, xr, h);
+        Kernels.addLayerNorm(m, h, tmp, h, xr, h, l.outLnW(), l.outLnB(), eps, xr, h);
     }
 
     /** Self-attention of every (sequence, head) pair; runs of heads of one sequence go to one kernel call. */
@@ -781,8 +908,14 @@ public final class TransformerEncoder implements AutoCloseable {
     private static final class Workspace {
         final MemorySegment qkv, ctx, tmp, ln, inter, maskAdd;
         final int[] keys; // per sequence; a batch has at most one sequence per row
+        private final Arena arena;
+        private final long rows;
+        // the column-split path's per-worker copies of a LayerNorm's output ([rows, hidden]; index 0 unused)
+        private MemorySegment[] copies = new MemorySegment[1];
 
         Workspace(Arena a, long rows, int h, long interWidth) {
+            arena = a;
+            this.rows = rows;
             qkv = a.allocate(Sizes.multiply("encoder activations", rows, 3L * h, 4), Tensor.ALIGNMENT);
             ctx = a.allocate(Sizes.multiply("encoder activations", rows, h, 4), Tensor.ALIGNMENT);
             tmp = a.allocate(Sizes.multiply("encoder activations", rows, h, 4), Tensor.ALIGNMENT);
@@ -794,6 +927,19 @@ public final class TransformerEncoder implements AutoCloseable {
 
         int[] keys(int b) {
             return keys;
+        }
+
+        /** Makes sure workers 1 … threads-1 have a copy buffer (allocated once per workspace and thread count). */
+        void ensureCopies(int threads, int h) {
+            if (copies.length >= threads) return;
+            MemorySegment[] grown = Arrays.copyOf(copies, threads);
+            for (int w = Math.max(1, copies.length); w < threads; w++)
+                grown[w] = arena.allocate(Sizes.multiply("encoder activations", rows, h, 4), Tensor.ALIGNMENT);
+            copies = grown; // published to the workers by the pool's job hand-over
+        }
+
+        MemorySegment copy(int worker) {
+            return copies[worker];
         }
     }
 

@@ -48,6 +48,8 @@ public final class WorkerPool implements AutoCloseable {
         final Thread thread;
         long start, end;
         volatile long ticket;
+        // true while the worker is parked or about to park: only then does a new job need an unpark (a syscall)
+        volatile boolean parked;
 
         Worker(Thread thread) {
             this.thread = thread;
@@ -55,6 +57,13 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     private static volatile WorkerPool shared;
+
+    /**
+     * How long an idle worker keeps polling for its next range before it parks. Long enough to cover the gaps
+     * between the jobs of one forward call (a few microseconds of Java between kernels), short enough that an
+     * idle pool gives its cores back at once.
+     */
+    static final long SPIN_NANOS = 50_000;
 
     private final int threads;
     private final Worker[] workers;
@@ -68,6 +77,7 @@ public final class WorkerPool implements AutoCloseable {
     private RangeBody body;
     private volatile Throwable failure;
     private volatile Thread caller;
+    private volatile boolean callerParked; // the caller gave up spinning and parks until the last range ends
     private long tickets;
 
     // the adapter the workers run for forRanges(…, SegmentRangeBody, a, b); used under the busy lock only
@@ -209,7 +219,8 @@ public final class WorkerPool implements AutoCloseable {
             worker.start = rangeStart(n, parts, w);
             worker.end = rangeEnd(n, parts, w);
             worker.ticket = ticket; // publishes body, start and end to this worker
-            LockSupport.unpark(worker.thread);
+            // a worker that is still spinning after its last job sees the ticket without a wake-up
+            if (worker.parked) LockSupport.unpark(worker.thread);
         }
         Throwable mine = null;
         try {
@@ -219,8 +230,13 @@ public final class WorkerPool implements AutoCloseable {
         }
         // workers unpark the caller when the last range ends; spin first, short jobs end sooner than a park
         for (int spins = 0; pending.get() > 0; spins++) {
-            if (spins < 20_000) Thread.onSpinWait();
-            else LockSupport.park(this);
+            if (spins < 20_000) {
+                Thread.onSpinWait();
+            } else {
+                callerParked = true; // Dekker with the last worker, as in loop()
+                if (pending.get() > 0) LockSupport.park(this);
+                callerParked = false;
+            }
         }
         this.body = null;
         this.caller = null;
@@ -242,6 +258,7 @@ public final class WorkerPool implements AutoCloseable {
     private void loop(int index) {
         Worker me = workers[index];
         long seen = 0;
+        long idleSince = 0; // System.nanoTime() when the worker last finished a range; 0 while it never has
         while (true) {
             boolean stop = stopped; // read before the ticket: once stopped, no ticket can move any more
             long ticket = me.ticket;
@@ -254,12 +271,22 @@ public final class WorkerPool implements AutoCloseable {
                     failure = t;
                 } finally {
                     Thread c = caller;
-                    if (pending.decrementAndGet() == 0) LockSupport.unpark(c);
+                    if (pending.decrementAndGet() == 0 && callerParked) LockSupport.unpark(c);
                 }
+                idleSince = System.nanoTime();
             } else if (stop) {
                 return;
+            } else if (idleSince != 0 && System.nanoTime() - idleSince < SPIN_NANOS) {
+                // a forward pass runs dozens of short jobs back to back: waiting for the next one here costs
+                // a few microseconds of one core, a park and unpark costs tens of microseconds per job
+                Thread.onSpinWait();
             } else {
-                LockSupport.park(this);
+                idleSince = 0;
+                me.parked = true;
+                // Dekker with dispatch: it writes the ticket then reads parked, we write parked then read the
+                // ticket, so at least one of us sees the other's write and no job is left without a wake-up
+                if (me.ticket == seen && !stopped) LockSupport.park(this);
+                me.parked = false;
             }
         }
     }

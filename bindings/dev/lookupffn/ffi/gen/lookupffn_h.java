@@ -662,6 +662,74 @@ public class lookupffn_h {
         }
     }
 
+    private static class lffn_add_layernorm_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_FLOAT,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_add_layernorm_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_add_layernorm_f32(int64_t rows, int64_t cols, const float *a, int64_t lda, const float *b, int64_t ldb, const float *gamma, const float *beta, float eps, float *y, int64_t ldy)
+     * }
+     */
+    public static FunctionDescriptor lffn_add_layernorm_f32$descriptor() {
+        return lffn_add_layernorm_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_add_layernorm_f32(int64_t rows, int64_t cols, const float *a, int64_t lda, const float *b, int64_t ldb, const float *gamma, const float *beta, float eps, float *y, int64_t ldy)
+     * }
+     */
+    public static MethodHandle lffn_add_layernorm_f32$handle() {
+        return lffn_add_layernorm_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_add_layernorm_f32(int64_t rows, int64_t cols, const float *a, int64_t lda, const float *b, int64_t ldb, const float *gamma, const float *beta, float eps, float *y, int64_t ldy)
+     * }
+     */
+    public static MemorySegment lffn_add_layernorm_f32$address() {
+        return lffn_add_layernorm_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_add_layernorm_f32(int64_t rows, int64_t cols, const float *a, int64_t lda, const float *b, int64_t ldb, const float *gamma, const float *beta, float eps, float *y, int64_t ldy)
+     * }
+     */
+    public static int lffn_add_layernorm_f32(long rows, long cols, MemorySegment a, long lda, MemorySegment b, long ldb, MemorySegment gamma, MemorySegment beta, float eps, MemorySegment y, long ldy) {
+        var mh$ = lffn_add_layernorm_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_add_layernorm_f32", rows, cols, a, lda, b, ldb, gamma, beta, eps, y, ldy);
+            }
+            return (int)mh$.invokeExact(rows, cols, a, lda, b, ldb, gamma, beta, eps, y, ldy);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class lffn_convert_f32_to_bf16 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             lookupffn_h.C_INT,

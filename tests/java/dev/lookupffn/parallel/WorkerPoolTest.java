@@ -114,4 +114,35 @@ class WorkerPoolTest {
             for (int i = 0; i < 300; i++) assertEquals(i, mine.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i));
         }
     }
+
+    /**
+     * Workers spin for a while after a job and park after that: a job must reach every worker whether it comes
+     * at once (spinning), after the spin (parked), or while a worker is between the two, from callers that
+     * change. Each job's ranges all run (on their own workers) and the job returns.
+     */
+    @Test
+    void jobsReachSpinningAndParkedWorkersAlike() throws Exception {
+        try (WorkerPool pool = WorkerPool.create(3)) {
+            long[] pauses = {0, 1_000, WorkerPool.SPIN_NANOS / 2, WorkerPool.SPIN_NANOS, 2 * WorkerPool.SPIN_NANOS, 3_000_000};
+            for (int round = 0; round < 60; round++) {
+                long pause = pauses[round % pauses.length];
+                long until = System.nanoTime() + pause;
+                while (System.nanoTime() < until) Thread.onSpinWait();
+                AtomicIntegerArray ran = new AtomicIntegerArray(3), workerOf = new AtomicIntegerArray(3);
+                Runnable job = () -> pool.forRanges(3, 1, (worker, s, e) -> {
+                    for (long i = s; i < e; i++) {
+                        ran.incrementAndGet((int) i);
+                        workerOf.set((int) i, worker);
+                    }
+                });
+                Thread caller = Thread.ofPlatform().start(job); // callers change from job to job
+                caller.join(10_000);
+                assertFalse(caller.isAlive(), "job after a pause of " + pause + " ns never finished");
+                for (int i = 0; i < 3; i++) {
+                    assertEquals(1, ran.get(i), "range " + i + " after a pause of " + pause + " ns");
+                    assertEquals(i, workerOf.get(i), "range " + i + " ran on its own worker");
+                }
+            }
+        }
+    }
 }

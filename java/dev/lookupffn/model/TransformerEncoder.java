@@ -35,7 +35,9 @@ import java.util.function.IntFunction;
  * (one sentence) splits each GEMM's output columns instead, four jobs per layer ({@code columnSplitLayers}),
  * with the same results bit for bit. Each call borrows its activation
  * buffers (and each attention range its scratch) from small pools of workspaces sized to the call and gives them
- * back at its end, so memory is bounded by the calls running at once, not by how many threads ever called.
+ * back at its end, so memory is bounded by the calls running at once, not by how many threads ever called. A
+ * workspace also keeps the call's job bodies and views of its buffers, so that a warm call of a shape it saw
+ * before allocates nothing on the Java heap (profiled calls and caller-supplied FFN blocks excepted).
  * Thread safety: {@link #forward} may be called from any number of threads at once (with caller-supplied FFN
  * blocks, {@link Options#externalFfn()}, only if those blocks allow it); {@link #close()} waits for running calls,
  * and later calls throw {@link IllegalStateException}.
@@ -140,9 +142,16 @@ public final class TransformerEncoder implements AutoCloseable {
     private final WorkspacePool<MemorySegment> attentionScratch; // one attention range's scratch, by sequence length
 
     /** y = x·Wᵀ + b with W packed for the GEMM, as F32 or BF16 ({@code dtype}). */
-    private record Linear(long in, long out, DType dtype, MemorySegment packed, MemorySegment bias) {
+    private record Linear(long in, long out, DType dtype, MemorySegment packed, MemorySegment bias,
+                          MemorySegment[] packedColumns, MemorySegment[] biasColumns) {
+        /** packedColumns and biasColumns: the column split's slices of packed and bias, by first panel. */
+        Linear(long in, long out, DType dtype, MemorySegment packed, MemorySegment bias) {
+            this(in, out, dtype, packed, bias, new MemorySegment[(int) ((out + PANEL - 1) / PANEL)],
+                    new MemorySegment[(int) ((out + PANEL - 1) / PANEL)]);
+        }
+
         void apply(long rows, MemorySegment x, long ldx, MemorySegment y, long ldy, Epilogue epilogue) {
-            apply(rows, x, ldx, y, ldy, epilogue, 0, out);
+            gemm(rows, out, x, ldx, packed, bias, epilogue, y, ldy);
         }
 
         /**
@@ -150,7 +159,8 @@ public final class TransformerEncoder implements AutoCloseable {
          * of the packed panel width, so the columns' weights are one contiguous slice of the packed matrix and
          * each thread of a column split streams only its share of the weights.
          */
-        void apply(long rows, MemorySegment x, long ldx, MemorySegment y, long ldy, Epilogue epilogue, long from, long to) {
+        void apply(long rows, MemorySegment x, long ldx, MemorySegment y, MemorySegment[] yColumns, long ldy,
+                   Epilogue epilogue, long from, long to) {
             if (from == 0 && to == out) {
                 gemm(rows, out, x, ldx, packed, bias, epilogue, y, ldy);
                 return;
@@ -160,8 +170,12 @@ public final class TransformerEncoder implements AutoCloseable {
             if (from == to) return; // more threads than panels: this part has none
             // a panel is PANEL columns × in rows, contiguous (fp32: 4 bytes each; bf16: k rounded up to pairs)
             long panelBytes = dtype == DType.BF16 ? Kernels.gemmPackBSizeBf16(PANEL, in) : Kernels.gemmPackBSize(PANEL, in);
-            gemm(rows, to - from, x, ldx, packed.asSlice(from / PANEL * panelBytes), bias == null ? null : bias.asSlice(from * 4),
-                    epilogue, y.asSlice(from * 4), ldy);
+            // the slices from the first panel on: kept (packed, bias: here; y: by the workspace, yColumns)
+            int panel = (int) (from / PANEL);
+            long packedFrom = panel * panelBytes;
+            gemm(rows, to - from, x, ldx, cachedSlice(packedColumns, panel, packed, packedFrom, packed.byteSize() - packedFrom),
+                    bias == null ? null : cachedSlice(biasColumns, panel, bias, from * 4, bias.byteSize() - from * 4),
+                    epilogue, cachedSlice(yColumns, panel, y, from * 4, y.byteSize() - from * 4), ldy);
         }
 
         private void gemm(long rows, long cols, MemorySegment x, long ldx, MemorySegment packedCols, MemorySegment biasCols,
@@ -517,6 +531,7 @@ public final class TransformerEncoder implements AutoCloseable {
             try {
                 forward(batch, out.segment(), lease.scratch(), steps, timer == null ? null : new StageClock(timer));
             } finally {
+                lease.scratch().end();
                 workspaces.release(lease);
             }
         } finally {
@@ -524,46 +539,47 @@ public final class TransformerEncoder implements AutoCloseable {
         }
     }
 
-    /** The whole graph into x [batch · seqLen, hidden] with the activations of one workspace. */
+    /**
+     * The whole graph into x [batch · seqLen, hidden] with the activations of one workspace. Each job's body is
+     * an object of the workspace that reads this call's arguments from it, and each range reads and writes its
+     * rows through views the workspace keeps: a warm call allocates nothing on the Java heap.
+     */
     private void forward(Batch batch, MemorySegment x, Workspace ws, WorkerPool pool, StageClock clock) {
-        final int b = batch.batchSize(), t = batch.seqLen(), h = config.hidden();
-        final long n = (long) b * t;
+        final long n = ws.begin(batch, x, pool.threads());
 
         // 0. per sequence: how many keys attention reads (a 1…1 0…0 mask reads its prefix without a mask), the
         //    additive mask otherwise
-        final int[] keys = sequenceLengths(batch, ws);
+        sequenceLengths(batch, ws);
 
         // 1. embeddings: x = word[id] + type[tt] + pos[offset + t], then LayerNorm (rows split over threads)
         checkIds(batch);
-        pool.forRanges(n, 32, (worker, s, e) -> embed(batch, x, s, e));
+        pool.forRanges(n, 32, ws.embedRows);
         StageClock.lap(clock, Stage.EMBEDDINGS);
 
         // 2. the layers
         if (clock == null && usesColumnSplit(n)) {
-            columnSplitLayers(b, t, keys, x, ws, pool);
+            columnSplitLayers(ws, pool);
             return;
         }
         for (Layer layer : layers) {
+            ws.layer = layer;
             if (clock != null || layer.external() != null) {
-                stagedLayer(layer, b, t, keys, x, ws, pool, clock);
+                stagedLayer(layer, ws, pool, clock);
                 continue;
             }
             // 2a. qkv = (pre-norm: LN_a(x), post-norm: x) · W_qkvᵀ + b, as [n, 3h]
-            pool.forRanges(n, 16, (worker, s, e) -> qkvRows(layer, x, ws, s, e));
+            pool.forRanges(n, 16, ws.qkvRows);
             // 2b. ctx = softmax(q·kᵀ/sqrt(head size) + mask)·v for every (sequence, head)
-            attention(b, t, keys, ws, pool);
+            attention(ws, pool);
             // 2c. the rest is row-wise: attention output projection, residual, FFN, residual (+ LayerNorms)
-            pool.forRanges(n, 16, (worker, s, e) -> {
-                if (config.norm() == EncoderConfig.Norm.PRE) preNormRows(layer, x, ws, s, e);
-                else postNormRows(layer, x, ws, s, e);
-            });
+            pool.forRanges(n, 16, ws.layerRows);
         }
 
         // 3. pre-norm: the final encoder.LayerNorm
-        if (finalLnW != null)
-            pool.forRanges(n, 32, (worker, s, e) -> Kernels.layerNorm(e - s, h, rows(x, s, e, h), h, finalLnW, finalLnB,
-                    config.layerNormEps(), rows(x, s, e, h), h));
-        if (finalLnW != null) StageClock.lap(clock, Stage.FINAL_NORM);
+        if (finalLnW != null) {
+            pool.forRanges(n, 32, ws.finalNormRows);
+            StageClock.lap(clock, Stage.FINAL_NORM);
+        }
     }
 
     /**
@@ -595,61 +611,85 @@ public final class TransformerEncoder implements AutoCloseable {
      * </ol>
      * The LayerNorms are computed by every range from the same inputs with the same kernels, so every copy holds
      * the same bits, and every output element is the same dot product as in the row split: the result is
-     * identical to the row-split path's, whatever the thread count.
+     * identical to the row-split path's, whatever the thread count. h1 lives in ws.ln, attnOut and ffnOut in
+     * ws.tmp.
      */
-    private void columnSplitLayers(int b, int t, int[] keys, MemorySegment x, Workspace ws, WorkerPool pool) {
-        final long n = (long) b * t;
-        final int h = config.hidden(), heads = config.heads(), hs = config.headSize();
-        final float eps = config.layerNormEps();
-        final boolean headsArePanels = hs % PANEL == 0;
-        final int parts = Math.min(pool.threads(), heads);
+    private void columnSplitLayers(Workspace ws, WorkerPool pool) {
+        final int h = config.hidden();
+        final boolean headsArePanels = config.headSize() % PANEL == 0;
+        ws.parts = Math.min(pool.threads(), config.heads());
         ws.ensureCopies(pool.threads(), h);
-        final MemorySegment h1 = ws.ln, attnOut = ws.tmp, ffnOut = ws.tmp;
         for (int li = 0; li < layers.length; li++) {
-            final Layer l = layers[li], prev = li == 0 ? null : layers[li - 1];
-            final long f = l.fc1().out();
+            ws.layer = layers[li];
+            ws.prev = li == 0 ? null : layers[li - 1];
             // 1. the previous layer's output LayerNorm, Q/K/V and attention
-            pool.forRanges(parts, 1, (worker, s, e) -> {
-                // the first layer reads the embeddings in x, which nobody writes during this job
-                MemorySegment in = worker == 0 || prev == null ? x : ws.copy(worker);
-                if (prev != null) Kernels.addLayerNorm(n, h, h1, h, ffnOut, h, prev.outLnW(), prev.outLnB(), eps, in, h);
-                if (headsArePanels) {
-                    int h0 = (int) (heads * s / parts), hEnd = (int) (heads * e / parts);
-                    for (int j = 0; j < 3; j++)
-                        l.qkv().apply(n, in, h, ws.qkv, 3L * h, Epilogue.NONE, (long) j * h + (long) h0 * hs,
-                                (long) j * h + (long) hEnd * hs);
-                    attentionHeads(b, t, keys, ws, h0, hEnd);
-                } else {
-                    l.qkv().apply(n, in, h, ws.qkv, 3L * h, Epilogue.NONE, l.qkv().partStart(s, parts),
-                            l.qkv().partStart(e, parts));
-                }
-            });
-            if (!headsArePanels) attention(b, t, keys, ws, pool);
+            pool.forRanges(ws.parts, 1, ws.columnQkv);
+            if (!headsArePanels) attention(ws, pool);
             // 2. the attention output projection
-            pool.forRanges(parts, 1, (worker, s, e) -> l.attnOut().apply(n, ws.ctx, h, attnOut, h, Epilogue.NONE,
-                    l.attnOut().partStart(s, parts), l.attnOut().partStart(e, parts)));
+            pool.forRanges(ws.parts, 1, ws.columnAttentionOutput);
             // 3. residual and LayerNorm, then the FFN's first GEMM with GELU
-            pool.forRanges(parts, 1, (worker, s, e) -> {
-                MemorySegment in = worker == 0 ? h1 : ws.copy(worker);
-                Kernels.addLayerNorm(n, h, x, h, attnOut, h, l.attnOutLnW(), l.attnOutLnB(), eps, in, h);
-                l.fc1().apply(n, in, h, ws.inter, f, Epilogue.GELU, l.fc1().partStart(s, parts),
-                        l.fc1().partStart(e, parts));
-            });
+            pool.forRanges(ws.parts, 1, ws.columnFc1);
             // 4. the FFN's second GEMM (its residual and LayerNorm open the next layer's first job)
-            pool.forRanges(parts, 1, (worker, s, e) -> l.fc2().apply(n, ws.inter, f, ffnOut, h, Epilogue.NONE,
-                    l.fc2().partStart(s, parts), l.fc2().partStart(e, parts)));
+            pool.forRanges(ws.parts, 1, ws.columnFc2);
         }
         Layer last = layers[layers.length - 1];
-        Kernels.addLayerNorm(n, h, h1, h, ffnOut, h, last.outLnW(), last.outLnB(), eps, x, h);
+        Kernels.addLayerNorm(ws.n, h, ws.ln, h, ws.tmp, h, last.outLnW(), last.outLnB(), config.layerNormEps(), ws.x, h);
+    }
+
+    /** Job 1 of a column-split layer, part [s, e) of ws.parts: see {@link #columnSplitLayers}. */
+    private void columnQkv(Workspace ws, int worker, long s, long e) {
+        final int h = config.hidden(), heads = config.heads(), hs = config.headSize();
+        final long n = ws.n;
+        final int parts = ws.parts;
+        final Layer l = ws.layer, prev = ws.prev;
+        // the first layer reads the embeddings in x, which nobody writes during this job
+        MemorySegment in = worker == 0 || prev == null ? ws.x : ws.copy(worker);
+        if (prev != null)
+            Kernels.addLayerNorm(n, h, ws.ln, h, ws.tmp, h, prev.outLnW(), prev.outLnB(), config.layerNormEps(), in, h);
+        if (hs % PANEL == 0) {
+            int h0 = (int) (heads * s / parts), hEnd = (int) (heads * e / parts);
+            for (int j = 0; j < 3; j++)
+                l.qkv().apply(n, in, h, ws.qkv, ws.qkvColumns, 3L * h, Epilogue.NONE, (long) j * h + (long) h0 * hs,
+                        (long) j * h + (long) hEnd * hs);
+            attentionHeads(ws, h0, hEnd);
+        } else {
+            l.qkv().apply(n, in, h, ws.qkv, ws.qkvColumns, 3L * h, Epilogue.NONE, l.qkv().partStart(s, parts),
+                    l.qkv().partStart(e, parts));
+        }
+    }
+
+    /** Job 2: attnOut[:, cols] = ctx · W_o[cols]ᵀ + b_o. */
+    private void columnAttentionOutput(Workspace ws, long s, long e) {
+        Linear o = ws.layer.attnOut();
+        o.apply(ws.n, ws.ctx, config.hidden(), ws.tmp, ws.tmpColumns, config.hidden(), Epilogue.NONE,
+                o.partStart(s, ws.parts), o.partStart(e, ws.parts));
+    }
+
+    /** Job 3: h1 = LN_attn(x + attnOut) (into the range's own copy), then inter[:, cols] = GELU(h1 · W_1[cols]ᵀ + b_1). */
+    private void columnFc1(Workspace ws, int worker, long s, long e) {
+        final int h = config.hidden();
+        final Layer l = ws.layer;
+        MemorySegment in = worker == 0 ? ws.ln : ws.copy(worker);
+        Kernels.addLayerNorm(ws.n, h, ws.x, h, ws.tmp, h, l.attnOutLnW(), l.attnOutLnB(), config.layerNormEps(), in, h);
+        l.fc1().apply(ws.n, in, h, ws.inter, ws.interColumns, l.fc1().out(), Epilogue.GELU, l.fc1().partStart(s, ws.parts),
+                l.fc1().partStart(e, ws.parts));
+    }
+
+    /** Job 4: ffnOut[:, cols] = inter · W_2[cols]ᵀ + b_2. */
+    private void columnFc2(Workspace ws, long s, long e) {
+        final Layer l = ws.layer;
+        l.fc2().apply(ws.n, ws.inter, l.fc1().out(), ws.tmp, ws.tmpColumns, config.hidden(), Epilogue.NONE,
+                l.fc2().partStart(s, ws.parts), l.fc2().partStart(e, ws.parts));
     }
 
     /** Heads [h0, h1) of every sequence, with one scratch lease. */
-    private void attentionHeads(int b, int t, int[] keys, Workspace ws, int h0, int h1) {
+    private void attentionHeads(Workspace ws, int h0, int h1) {
         if (h0 >= h1) return;
+        final int t = ws.t;
         WorkspacePool.Lease<MemorySegment> lease = attentionScratch.take(t);
         try {
-            for (int seq = 0; seq < b; seq++)
-                attentionRange(t, keys, ws, lease.scratch(), (long) seq * config.heads() + h0,
+            for (int seq = 0; seq < ws.b; seq++)
+                attentionRange(t, ws.keys, ws, lease.scratch(), (long) seq * config.heads() + h0,
                         (long) seq * config.heads() + h1);
         } finally {
             attentionScratch.release(lease);
@@ -677,71 +717,83 @@ public final class TransformerEncoder implements AutoCloseable {
      * One layer stage by stage, each stage a job over the whole batch: for a profiled call, and for a
      * caller-supplied FFN block (which runs over all rows with its own threading, e.g. oneDNN's).
      */
-    private void stagedLayer(Layer layer, int b, int t, int[] keys, MemorySegment x, Workspace ws, WorkerPool pool,
-                             StageClock clock) {
-        final long n = (long) b * t;
+    private void stagedLayer(Layer layer, Workspace ws, WorkerPool pool, StageClock clock) {
+        final long n = ws.n;
         final int h = config.hidden();
-        final boolean pre = config.norm() == EncoderConfig.Norm.PRE;
-        pool.forRanges(n, 16, (worker, s, e) -> qkvRows(layer, x, ws, s, e));
+        pool.forRanges(n, 16, ws.qkvRows);
         StageClock.lap(clock, Stage.QKV);
-        attention(b, t, keys, ws, pool);
+        attention(ws, pool);
         StageClock.lap(clock, Stage.ATTENTION);
-        pool.forRanges(n, 16, (worker, s, e) -> {
-            if (pre) preNormAttentionOutput(layer, x, ws, s, e);
-            else postNormAttentionOutput(layer, x, ws, s, e);
-        });
+        pool.forRanges(n, 16, ws.attentionOutputRows);
         StageClock.lap(clock, Stage.ATTENTION_OUTPUT);
         if (layer.external() != null) {
-            MemorySegment hidden = rows(x, 0, n, h), ffnOut = rows(ws.tmp, 0, n, h);
+            MemorySegment x = ws.x, hidden = rows(x, 0, n, h), ffnOut = rows(ws.tmp, 0, n, h);
             layer.external().forward(Tensor.wrap(hidden, DType.F32, n, h), Tensor.wrap(ffnOut, DType.F32, n, h), pool);
             pool.forRanges(n, 32, (worker, s, e) -> Kernels.add(e - s, h, rows(x, s, e, h), h, rows(ws.tmp, s, e, h), h,
                     rows(x, s, e, h), h));
         } else {
-            pool.forRanges(n, 16, (worker, s, e) -> {
-                if (pre) preNormFfn(layer, x, ws, s, e);
-                else postNormFfn(layer, x, ws, s, e);
-            });
+            pool.forRanges(n, 16, ws.ffnRows);
         }
         StageClock.lap(clock, Stage.FFN);
     }
 
     /** Rows [s, e): qkv = (pre-norm: LN_a(x), post-norm: x) · W_qkvᵀ + b. */
-    private void qkvRows(Layer layer, MemorySegment x, Workspace ws, long s, long e) {
+    private void qkvRows(Workspace ws, int worker, long s, long e) {
         int h = config.hidden();
-        MemorySegment in = rows(x, s, e, h);
+        Layer layer = ws.layer;
+        RowViews v = ws.views(worker);
+        MemorySegment in = v.x.rows(ws.x, s, e, h);
         if (layer.attnLnW() != null) {
-            Kernels.layerNorm(e - s, h, in, h, layer.attnLnW(), layer.attnLnB(), config.layerNormEps(),
-                    rows(ws.ln, s, e, h), h);
-            in = rows(ws.ln, s, e, h);
+            MemorySegment ln = v.ln.rows(ws.ln, s, e, h);
+            Kernels.layerNorm(e - s, h, in, h, layer.attnLnW(), layer.attnLnB(), config.layerNormEps(), ln, h);
+            in = ln;
         }
-        layer.qkv().apply(e - s, in, h, rows(ws.qkv, s, e, 3L * h), 3L * h, Epilogue.NONE);
+        layer.qkv().apply(e - s, in, h, v.qkv.rows(ws.qkv, s, e, 3L * h), 3L * h, Epilogue.NONE);
+    }
+
+    /** Rows [s, e) of a layer after attention: its attention output and its FFN. */
+    private void layerRows(Workspace ws, int worker, long s, long e) {
+        if (config.norm() == EncoderConfig.Norm.PRE) preNormRows(ws.layer, ws, ws.views(worker), s, e);
+        else postNormRows(ws.layer, ws, ws.views(worker), s, e);
+    }
+
+    /** Rows [s, e) of the attention output (pre-norm: with its residual; post-norm: and LayerNorm). */
+    private void attentionOutputRows(Workspace ws, int worker, long s, long e) {
+        if (config.norm() == EncoderConfig.Norm.PRE) preNormAttentionOutput(ws.layer, ws, ws.views(worker), s, e);
+        else postNormAttentionOutput(ws.layer, ws, ws.views(worker), s, e);
+    }
+
+    /** Rows [s, e) of the FFN (pre-norm: with its residual; post-norm: and LayerNorm). */
+    private void ffnRows(Workspace ws, int worker, long s, long e) {
+        if (config.norm() == EncoderConfig.Norm.PRE) preNormFfn(ws.layer, ws, ws.views(worker), s, e);
+        else postNormFfn(ws.layer, ws, ws.views(worker), s, e);
     }
 
     /** Rows [s, e) of the paper's pre-norm layer after attention: x += ctx·W_oᵀ + b_o; x += FFN(x). */
-    private void preNormRows(Layer l, MemorySegment x, Workspace ws, long s, long e) {
-        preNormAttentionOutput(l, x, ws, s, e);
-        preNormFfn(l, x, ws, s, e);
+    private void preNormRows(Layer l, Workspace ws, RowViews v, long s, long e) {
+        preNormAttentionOutput(l, ws, v, s, e);
+        preNormFfn(l, ws, v, s, e);
     }
 
     /** Rows [s, e): x += ctx·W_oᵀ + b_o. */
-    private void preNormAttentionOutput(Layer l, MemorySegment x, Workspace ws, long s, long e) {
+    private void preNormAttentionOutput(Layer l, Workspace ws, RowViews v, long s, long e) {
         int h = config.hidden();
         long m = e - s;
-        MemorySegment xr = rows(x, s, e, h), tmp = rows(ws.tmp, s, e, h);
-        l.attnOut().apply(m, rows(ws.ctx, s, e, h), h, tmp, h, Epilogue.NONE);
+        MemorySegment xr = v.x.rows(ws.x, s, e, h), tmp = v.tmp.rows(ws.tmp, s, e, h);
+        l.attnOut().apply(m, v.ctx.rows(ws.ctx, s, e, h), h, tmp, h, Epilogue.NONE);
         Kernels.add(m, h, xr, h, tmp, h, xr, h);
     }
 
     /** Rows [s, e): x += FFN(x) (the layer's own LookupFFN or dense FFN). */
-    private void preNormFfn(Layer l, MemorySegment x, Workspace ws, long s, long e) {
+    private void preNormFfn(Layer l, Workspace ws, RowViews v, long s, long e) {
         int h = config.hidden();
         long m = e - s;
-        MemorySegment xr = rows(x, s, e, h), tmp = rows(ws.tmp, s, e, h);
+        MemorySegment xr = v.x.rows(ws.x, s, e, h), tmp = v.tmp.rows(ws.tmp, s, e, h);
         if (l.ffn() == FfnKind.LOOKUP) {
             // LookupFFN applies its own LayerNorm; INLINE keeps it on this thread (we are inside a range already)
-            l.lookup().forward(Tensor.wrap(xr, DType.F32, m, h), Tensor.wrap(tmp, DType.F32, m, h), INLINE);
+            l.lookup().forward(v.lookupInput(xr, m, h), v.lookupOutput(tmp, m, h), INLINE);
         } else {
-            MemorySegment ln = rows(ws.ln, s, e, h), inter = rows(ws.inter, s, e, l.fc1().out());
+            MemorySegment ln = v.ln.rows(ws.ln, s, e, h), inter = v.inter.rows(ws.inter, s, e, l.fc1().out());
             Kernels.layerNorm(m, h, xr, h, l.ffnLnW(), l.ffnLnB(), config.layerNormEps(), ln, h);
             l.fc1().apply(m, ln, h, inter, l.fc1().out(), Epilogue.GELU);
             l.fc2().apply(m, inter, l.fc1().out(), tmp, h, Epilogue.NONE);
@@ -750,41 +802,51 @@ public final class TransformerEncoder implements AutoCloseable {
     }
 
     /** Rows [s, e) of a post-norm (BERT) layer after attention: x = LN(x + ctx·W_oᵀ + b_o); x = LN(x + FFN(x)). */
-    private void postNormRows(Layer l, MemorySegment x, Workspace ws, long s, long e) {
-        postNormAttentionOutput(l, x, ws, s, e);
-        postNormFfn(l, x, ws, s, e);
+    private void postNormRows(Layer l, Workspace ws, RowViews v, long s, long e) {
+        postNormAttentionOutput(l, ws, v, s, e);
+        postNormFfn(l, ws, v, s, e);
     }
 
     /** Rows [s, e): x = LN(x + ctx·W_oᵀ + b_o). */
-    private void postNormAttentionOutput(Layer l, MemorySegment x, Workspace ws, long s, long e) {
+    private void postNormAttentionOutput(Layer l, Workspace ws, RowViews v, long s, long e) {
         int h = config.hidden();
         long m = e - s;
-        MemorySegment xr = rows(x, s, e, h), tmp = rows(ws.tmp, s, e, h);
-        l.attnOut().apply(m, rows(ws.ctx, s, e, h), h, tmp, h, Epilogue.NONE);
+        MemorySegment xr = v.x.rows(ws.x, s, e, h), tmp = v.tmp.rows(ws.tmp, s, e, h);
+        l.attnOut().apply(m, v.ctx.rows(ws.ctx, s, e, h), h, tmp, h, Epilogue.NONE);
         Kernels.addLayerNorm(m, h, tmp, h, xr, h, l.attnOutLnW(), l.attnOutLnB(), config.layerNormEps(), xr, h);
     }
 
     /** Rows [s, e): x = LN(x + FFN(x)). */
-    private void postNormFfn(Layer l, MemorySegment x, Workspace ws, long s, long e) {
+    private void postNormFfn(Layer l, Workspace ws, RowViews v, long s, long e) {
         int h = config.hidden();
         long m = e - s, f = l.fc1().out();
         float eps = config.layerNormEps();
-        MemorySegment xr = rows(x, s, e, h), tmp = rows(ws.tmp, s, e, h), inter = rows(ws.inter, s, e, f);
+        MemorySegment xr = v.x.rows(ws.x, s, e, h), tmp = v.tmp.rows(ws.tmp, s, e, h), inter = v.inter.rows(ws.inter, s, e, f);
         l.fc1().apply(m, xr, h, inter, f, Epilogue.GELU);
         l.fc2().apply(m, inter, f, tmp, h, Epilogue.NONE);
         Kernels.addLayerNorm(m, h, tmp, h, xr, h, l.outLnW(), l.outLnB(), eps, xr, h);
     }
 
+    /** Rows [s, e): pre-norm's final x = encoder.LayerNorm(x). */
+    private void finalNormRows(Workspace ws, int worker, long s, long e) {
+        int h = config.hidden();
+        MemorySegment xr = ws.views(worker).xWide.rows(ws.x, s, e, h);
+        Kernels.layerNorm(e - s, h, xr, h, finalLnW, finalLnB, config.layerNormEps(), xr, h);
+    }
+
     /** Self-attention of every (sequence, head) pair; runs of heads of one sequence go to one kernel call. */
-    private void attention(int b, int t, int[] keys, Workspace ws, WorkerPool pool) {
-        pool.forRanges((long) b * config.heads(), 1, (worker, s, e) -> {
-            WorkspacePool.Lease<MemorySegment> lease = attentionScratch.take(t);
-            try {
-                attentionRange(t, keys, ws, lease.scratch(), s, e);
-            } finally {
-                attentionScratch.release(lease);
-            }
-        });
+    private void attention(Workspace ws, WorkerPool pool) {
+        pool.forRanges((long) ws.b * config.heads(), 1, ws.attentionPairs);
+    }
+
+    /** (sequence, head) pairs [s, e) of the attention step, with one scratch lease. */
+    private void attentionPairs(Workspace ws, long s, long e) {
+        WorkspacePool.Lease<MemorySegment> lease = attentionScratch.take(ws.t);
+        try {
+            attentionRange(ws.t, ws.keys, ws, lease.scratch(), s, e);
+        } finally {
+            attentionScratch.release(lease);
+        }
     }
 
     /** (sequence, head) pairs [s, e) of the attention step, with one range's scratch. */
@@ -799,19 +861,19 @@ public final class TransformerEncoder implements AutoCloseable {
             if (len == 0) continue; // nothing to attend to: the rows stay zero
             // a masked sequence attends over all t keys with the additive mask; a prefix one over its len keys
             int rowsUsed = len < 0 ? t : len;
-            MemorySegment mask = len < 0 ? ws.maskAdd.asSlice((long) seq * t * 4, (long) t * 4) : null;
+            MemorySegment mask = len < 0 ? ws.maskRow(seq) : null;
             long base = (long) seq * t;
-            MemorySegment q = ws.qkv.asSlice((base * 3 * h + (long) h0 * hs) * 4);
+            MemorySegment q = ws.queries(seq, h0);
             Kernels.attention(rowsUsed, count, hs, q, 3L * h, q.asSlice((long) h * 4), 3L * h,
                     q.asSlice(2L * h * 4), 3L * h, scale, mask, scratch,
                     ws.ctx.asSlice((base * h + (long) h0 * hs) * 4), h);
         }
     }
 
-    /** Keys per sequence: its length when the mask is 1…1 0…0 (padding rows of ctx are zeroed), -1 otherwise. */
-    private int[] sequenceLengths(Batch batch, Workspace ws) {
-        int b = batch.batchSize(), t = batch.seqLen(), h = config.hidden();
-        int[] keys = ws.keys(b);
+    /** Keys per sequence into ws.keys: its length when the mask is 1…1 0…0 (padding rows of ctx are zeroed), -1 otherwise. */
+    private void sequenceLengths(Batch batch, Workspace ws) {
+        int b = batch.batchSize(), t = batch.seqLen();
+        int[] keys = ws.keys;
         int[] mask = batch.attentionMask();
         for (int i = 0; i < b; i++) {
             int len = 0;
@@ -820,9 +882,8 @@ public final class TransformerEncoder implements AutoCloseable {
             for (int j = len; j < t; j++) prefix &= mask[i * t + j] == 0;
             keys[i] = prefix ? len : -1;
             for (int j = 0; j < t; j++) ws.maskAdd.setAtIndex(F, (long) i * t + j, mask[i * t + j] == 1 ? 0f : config.maskValue());
-            if (prefix && len < t) ws.ctx.asSlice(((long) i * t + len) * h * 4, (long) (t - len) * h * 4).fill((byte) 0);
+            if (prefix && len < t) ws.padding(i, len).fill((byte) 0);
         }
-        return keys;
     }
 
     private void checkIds(Batch batch) {
@@ -842,12 +903,14 @@ public final class TransformerEncoder implements AutoCloseable {
     }
 
     /** Rows [s, e): x = LayerNorm(word[id] + type[tt] + pos[offset + t]). */
-    private void embed(Batch batch, MemorySegment x, long s, long e) {
-        int h = config.hidden(), t = batch.seqLen();
-        int[] ids = batch.inputIds(), types = batch.tokenTypeIds();
+    private void embed(Workspace ws, int worker, long s, long e) {
+        int h = config.hidden(), t = ws.t;
+        int[] ids = ws.batch.inputIds(), types = ws.batch.tokenTypeIds();
+        MemorySegment x = ws.x;
+        RowViews v = ws.views(worker);
         // bulk copies into heap rows and a plain array loop (which C2 vectorises): element-wise segment access
         // here took about a quarter of a MiniLM embedding run
-        float[] sum = new float[h], type = new float[h], pos = new float[h];
+        float[] sum = v.sum, type = v.type, pos = v.pos;
         for (long r = s; r < e; r++) {
             int p = config.positionOffset() + (int) (r % t);
             if (p >= config.maxPositions()) p = config.padTokenId(); // a padded position past the table: meaningless
@@ -858,11 +921,26 @@ public final class TransformerEncoder implements AutoCloseable {
             for (int c = 0; c < h; c++) sum[c] = sum[c] + type[c] + pos[c];
             MemorySegment.copy(sum, 0, x, F, xo * 4, h);
         }
-        Kernels.layerNorm(e - s, h, rows(x, s, e, h), h, embLnW, embLnB, config.layerNormEps(), rows(x, s, e, h), h);
+        MemorySegment xr = v.xWide.rows(x, s, e, h);
+        Kernels.layerNorm(e - s, h, xr, h, embLnW, embLnB, config.layerNormEps(), xr, h);
     }
 
     private static MemorySegment rows(MemorySegment m, long s, long e, long width) {
         return m.asSlice(s * width * 4, (e - s) * width * 4);
+    }
+
+    /**
+     * {@code base.asSlice(offset, size)}, kept in {@code cache[index]} for later calls that ask for the same bytes
+     * (index out of the cache: a new slice). Only for memory that stays the same under the cache (the encoder's
+     * weights, a workspace's own buffers): a cached slice is recognised by its address and size. Threads may
+     * race on an entry: each writes an equal slice, and a slice's fields are final, so a reader sees a whole one.
+     */
+    private static MemorySegment cachedSlice(MemorySegment[] cache, int index, MemorySegment base, long offset, long size) {
+        if (index < 0 || index >= cache.length) return base.asSlice(offset, size);
+        MemorySegment view = cache[index];
+        if (view == null || view.address() != base.address() + offset || view.byteSize() != size)
+            cache[index] = view = base.asSlice(offset, size);
+        return view;
     }
 
     // ------------------------------------------------------------------------------------------------ MLM head
@@ -904,14 +982,47 @@ public final class TransformerEncoder implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------------ buffers
 
-    /** The activations of one call of up to {@code rows} rows (batch · seqLen), in a workspace's arena. */
-    private static final class Workspace {
+    /**
+     * The activations of one call of up to {@code rows} rows (batch · seqLen), in a workspace's arena; this call's
+     * arguments, which the job bodies (built once per workspace) read; and the views of its buffers that the
+     * ranges use, kept for the next call of the same shape. A workspace serves one call at a time, so its fields
+     * are that call's alone: the caller writes them before each job, and the pool's hand-over of the job
+     * publishes them to the workers.
+     */
+    private final class Workspace {
         final MemorySegment qkv, ctx, tmp, ln, inter, maskAdd;
         final int[] keys; // per sequence; a batch has at most one sequence per row
         private final Arena arena;
         private final long rows;
         // the column-split path's per-worker copies of a LayerNorm's output ([rows, hidden]; index 0 unused)
         private MemorySegment[] copies = new MemorySegment[1];
+        // column views of the column-split GEMMs' outputs, by first panel
+        final MemorySegment[] qkvColumns, tmpColumns, interColumns;
+        // per worker: the row views of the row-split jobs and the embedding's heap rows
+        private RowViews[] views = new RowViews[0];
+        // per sequence (mask rows, padding rows of ctx) and per (sequence, first head) pair (query views)
+        private MemorySegment[] maskRows = new MemorySegment[0], paddingRows = new MemorySegment[0],
+                queryViews = new MemorySegment[0];
+
+        // this call's arguments
+        Batch batch;
+        MemorySegment x;
+        int b, t, parts;
+        long n;
+        Layer layer, prev;
+
+        // the job bodies, one object each for the life of the workspace
+        final WorkerPool.RangeBody embedRows = (worker, s, e) -> embed(this, worker, s, e);
+        final WorkerPool.RangeBody qkvRows = (worker, s, e) -> qkvRows(this, worker, s, e);
+        final WorkerPool.RangeBody attentionPairs = (worker, s, e) -> attentionPairs(this, s, e);
+        final WorkerPool.RangeBody attentionOutputRows = (worker, s, e) -> attentionOutputRows(this, worker, s, e);
+        final WorkerPool.RangeBody ffnRows = (worker, s, e) -> ffnRows(this, worker, s, e);
+        final WorkerPool.RangeBody layerRows = (worker, s, e) -> layerRows(this, worker, s, e);
+        final WorkerPool.RangeBody finalNormRows = (worker, s, e) -> finalNormRows(this, worker, s, e);
+        final WorkerPool.RangeBody columnQkv = (worker, s, e) -> columnQkv(this, worker, s, e);
+        final WorkerPool.RangeBody columnAttentionOutput = (worker, s, e) -> columnAttentionOutput(this, s, e);
+        final WorkerPool.RangeBody columnFc1 = (worker, s, e) -> columnFc1(this, worker, s, e);
+        final WorkerPool.RangeBody columnFc2 = (worker, s, e) -> columnFc2(this, s, e);
 
         Workspace(Arena a, long rows, int h, long interWidth) {
             arena = a;
@@ -923,10 +1034,62 @@ public final class TransformerEncoder implements AutoCloseable {
             inter = a.allocate(Math.max(4, Sizes.multiply("encoder activations", rows, interWidth, 4)), Tensor.ALIGNMENT);
             maskAdd = a.allocate(Sizes.multiply("encoder activations", rows, 1, 4), Tensor.ALIGNMENT);
             keys = new int[(int) Math.min(rows, Integer.MAX_VALUE - 8)];
+            qkvColumns = new MemorySegment[(int) (3L * h / PANEL + 1)];
+            tmpColumns = new MemorySegment[(int) (h / PANEL + 1)];
+            interColumns = new MemorySegment[(int) (interWidth / PANEL + 1)];
         }
 
-        int[] keys(int b) {
-            return keys;
+        /**
+         * Takes this call's arguments (on the calling thread, before any job) and makes sure every worker of a
+         * {@code threads}-thread pool has its views; returns the rows.
+         */
+        long begin(Batch batch, MemorySegment x, int threads) {
+            this.batch = batch;
+            this.x = x;
+            b = batch.batchSize();
+            t = batch.seqLen();
+            n = (long) b * t;
+            if (views.length < threads) {
+                RowViews[] grown = Arrays.copyOf(views, threads);
+                for (int w = views.length; w < threads; w++) grown[w] = new RowViews(config.hidden());
+                views = grown;
+            }
+            if (maskRows.length < b) {
+                maskRows = new MemorySegment[b];
+                paddingRows = new MemorySegment[b];
+            }
+            // beyond this many pairs a call slices its query views afresh (a huge batch: its kernels dominate)
+            long pairs = Math.min((long) b * config.heads(), MAX_CACHED_PAIRS);
+            if (queryViews.length < pairs) queryViews = new MemorySegment[(int) pairs];
+            return n;
+        }
+
+        /** Forgets the caller's batch and output (the views keep what they need). */
+        void end() {
+            batch = null;
+            x = null;
+            layer = prev = null;
+        }
+
+        RowViews views(int worker) {
+            return views[worker];
+        }
+
+        /** The additive mask of sequence {@code seq} [t]. */
+        MemorySegment maskRow(int seq) {
+            return cachedSlice(maskRows, seq, maskAdd, (long) seq * t * 4, (long) t * 4);
+        }
+
+        /** The rows of ctx past sequence {@code seq}'s first {@code len} tokens. */
+        MemorySegment padding(int seq, int len) {
+            long h = config.hidden();
+            return cachedSlice(paddingRows, seq, ctx, ((long) seq * t + len) * h * 4, (long) (t - len) * h * 4);
+        }
+
+        /** qkv from the query columns of head {@code h0} of sequence {@code seq}'s first row to the buffer's end. */
+        MemorySegment queries(int seq, int h0) {
+            long offset = ((long) seq * t * 3 * config.hidden() + (long) h0 * config.headSize()) * 4;
+            return cachedSlice(queryViews, seq * config.heads() + h0, qkv, offset, qkv.byteSize() - offset);
         }
 
         /** Makes sure workers 1 … threads-1 have a copy buffer (allocated once per workspace and thread count). */
@@ -940,6 +1103,66 @@ public final class TransformerEncoder implements AutoCloseable {
 
         MemorySegment copy(int worker) {
             return copies[worker];
+        }
+    }
+
+    /** (sequence, head) pairs of one call whose query views a workspace keeps. */
+    private static final int MAX_CACHED_PAIRS = 1 << 16;
+
+    /**
+     * One worker's views of the rows of its range in each buffer (one per buffer and row split: the jobs over 16
+     * and over 32 rows may cut different ranges), the LookupFFN tensors over them, and the embedding's heap rows.
+     * Used by one range at a time: a job's ranges have distinct workers.
+     */
+    private static final class RowViews {
+        final RowsView x = new RowsView(), xWide = new RowsView(), ln = new RowsView(), qkv = new RowsView(),
+                tmp = new RowsView(), ctx = new RowsView(), inter = new RowsView();
+        final float[] sum, type, pos;
+        private MemorySegment lookupInputRows, lookupOutputRows;
+        private Tensor lookupInput, lookupOutput;
+
+        RowViews(int h) {
+            sum = new float[h];
+            type = new float[h];
+            pos = new float[h];
+        }
+
+        /** rows [m, h] as a tensor, the same one while the same view comes. */
+        Tensor lookupInput(MemorySegment rows, long m, long h) {
+            if (rows != lookupInputRows) {
+                lookupInput = Tensor.wrap(rows, DType.F32, m, h);
+                lookupInputRows = rows;
+            }
+            return lookupInput;
+        }
+
+        Tensor lookupOutput(MemorySegment rows, long m, long h) {
+            if (rows != lookupOutputRows) {
+                lookupOutput = Tensor.wrap(rows, DType.F32, m, h);
+                lookupOutputRows = rows;
+            }
+            return lookupOutput;
+        }
+    }
+
+    /**
+     * The slice of rows [s, e) of a [·, width] buffer last asked for, kept until other rows or another buffer are
+     * asked for. It holds a reference to the caller's output while its workspace is idle (as LookupFfn's row views
+     * do): a bounded retention, the price of allocation-free calls.
+     */
+    private static final class RowsView {
+        private MemorySegment base, view;
+        private long offset, size;
+
+        MemorySegment rows(MemorySegment base, long s, long e, long width) {
+            long offset = s * width * 4, size = (e - s) * width * 4;
+            if (base != this.base || offset != this.offset || size != this.size) {
+                view = base.asSlice(offset, size);
+                this.base = base;
+                this.offset = offset;
+                this.size = size;
+            }
+            return view;
         }
     }
 

@@ -862,11 +862,11 @@ public final class TransformerEncoder implements AutoCloseable {
             // a masked sequence attends over all t keys with the additive mask; a prefix one over its len keys
             int rowsUsed = len < 0 ? t : len;
             MemorySegment mask = len < 0 ? ws.maskRow(seq) : null;
-            long base = (long) seq * t;
-            MemorySegment q = ws.queries(seq, h0);
-            Kernels.attention(rowsUsed, count, hs, q, 3L * h, q.asSlice((long) h * 4), 3L * h,
-                    q.asSlice(2L * h * 4), 3L * h, scale, mask, scratch,
-                    ws.ctx.asSlice((base * h + (long) h0 * hs) * 4), h);
+            // views of qkv (q, k, v) and ctx from the columns of head h0 of the sequence's first row, kept by ws
+            MemorySegment q = ws.qkvView(0, seq, h0);
+            Kernels.attention(rowsUsed, count, hs, q, 3L * h, ws.qkvView(1, seq, h0), 3L * h,
+                    ws.qkvView(2, seq, h0), 3L * h, scale, mask, scratch,
+                    ws.ctxView(seq, h0), h);
         }
     }
 
@@ -1000,9 +1000,11 @@ public final class TransformerEncoder implements AutoCloseable {
         final MemorySegment[] qkvColumns, tmpColumns, interColumns;
         // per worker: the row views of the row-split jobs and the embedding's heap rows
         private RowViews[] views = new RowViews[0];
-        // per sequence (mask rows, padding rows of ctx) and per (sequence, first head) pair (query views)
+        // per sequence (mask rows, padding rows of ctx) and per (sequence, first head) pair (the attention
+        // kernel's q, k, v and ctx views)
         private MemorySegment[] maskRows = new MemorySegment[0], paddingRows = new MemorySegment[0],
-                queryViews = new MemorySegment[0];
+                ctxViews = new MemorySegment[0];
+        private final MemorySegment[][] qkvViews = {ctxViews, ctxViews, ctxViews};
 
         // this call's arguments
         Batch batch;
@@ -1058,9 +1060,12 @@ public final class TransformerEncoder implements AutoCloseable {
                 maskRows = new MemorySegment[b];
                 paddingRows = new MemorySegment[b];
             }
-            // beyond this many pairs a call slices its query views afresh (a huge batch: its kernels dominate)
+            // beyond this many pairs a call slices its attention views afresh (a huge batch: its kernels dominate)
             long pairs = Math.min((long) b * config.heads(), MAX_CACHED_PAIRS);
-            if (queryViews.length < pairs) queryViews = new MemorySegment[(int) pairs];
+            if (ctxViews.length < pairs) {
+                ctxViews = new MemorySegment[(int) pairs];
+                for (int part = 0; part < 3; part++) qkvViews[part] = new MemorySegment[(int) pairs];
+            }
             return n;
         }
 
@@ -1086,10 +1091,20 @@ public final class TransformerEncoder implements AutoCloseable {
             return cachedSlice(paddingRows, seq, ctx, ((long) seq * t + len) * h * 4, (long) (t - len) * h * 4);
         }
 
-        /** qkv from the query columns of head {@code h0} of sequence {@code seq}'s first row to the buffer's end. */
-        MemorySegment queries(int seq, int h0) {
-            long offset = ((long) seq * t * 3 * config.hidden() + (long) h0 * config.headSize()) * 4;
-            return cachedSlice(queryViews, seq * config.heads() + h0, qkv, offset, qkv.byteSize() - offset);
+        /**
+         * qkv from the first row of sequence {@code seq}, at head {@code h0}'s columns of part {@code part} (0: q,
+         * 1: k, 2: v), to the buffer's end.
+         */
+        MemorySegment qkvView(int part, int seq, int h0) {
+            long h = config.hidden();
+            long offset = ((long) seq * t * 3 * h + part * h + (long) h0 * config.headSize()) * 4;
+            return cachedSlice(qkvViews[part], seq * config.heads() + h0, qkv, offset, qkv.byteSize() - offset);
+        }
+
+        /** ctx from the first row of sequence {@code seq}, at head {@code h0}'s columns, to the buffer's end. */
+        MemorySegment ctxView(int seq, int h0) {
+            long offset = ((long) seq * t * config.hidden() + (long) h0 * config.headSize()) * 4;
+            return cachedSlice(ctxViews, seq * config.heads() + h0, ctx, offset, ctx.byteSize() - offset);
         }
 
         /** Makes sure workers 1 … threads-1 have a copy buffer (allocated once per workspace and thread count). */
@@ -1106,7 +1121,7 @@ public final class TransformerEncoder implements AutoCloseable {
         }
     }
 
-    /** (sequence, head) pairs of one call whose query views a workspace keeps. */
+    /** (sequence, head) pairs of one call whose attention views a workspace keeps. */
     private static final int MAX_CACHED_PAIRS = 1 << 16;
 
     /**

@@ -302,7 +302,7 @@ LFFN_API int64_t lffn_attention_workspace_size(int64_t seq_len);
 /* Self-attention of `heads` consecutive heads of one sequence. Head h reads columns
  * h*head_size .. (h+1)*head_size-1 of q, k, v and writes the same columns of out:
  *   out_h = softmax_rows((q_h . k_h^T) * scale + mask_add) . v_h
- * (Q.K^T and P.V with lffn_gemm_f32, the softmax as lffn_softmax_rows_f32). q, k, v: borrowed, read
+ * (the softmax as lffn_softmax_rows_f32; results agree with lffn_gemm_f32-based Q.K^T and P.V to rounding). q, k, v: borrowed, read
  * [seq_len, heads*head_size] with ldq, ldk, ldv (they may be column slices of one fused [T, 3*hidden] QKV
  * matrix); mask_add: borrowed, read [seq_len] (added to every query's scores: 0 for tokens, a large negative
  * value for padding), may be NULL; workspace: borrowed, scratch of lffn_attention_workspace_size(seq_len)
@@ -312,6 +312,18 @@ LFFN_API lffn_status_t lffn_attention_f32(int64_t seq_len, int64_t heads, int64_
                                          int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv,
                                          float scale, const float *mask_add, void *workspace, float *out,
                                          int64_t ldout);
+
+/* As lffn_attention_f32 for the queries of rows [0, q_rows) of q against all kv_len keys of k and v: a range of a
+ * sequence's queries (q and out point at its first row), so threads can split one sequence's queries. Each output
+ * row has the same bits as in the call over all queries. 1 <= q_rows <= kv_len. q: borrowed, read [q_rows,
+ * heads*head_size], ld ldq; k, v: borrowed, read [kv_len, heads*head_size] with ldk, ldv; mask_add: borrowed,
+ * read [kv_len], may be NULL; workspace: borrowed, scratch of lffn_attention_workspace_size(kv_len) bytes, 64-byte
+ * aligned, one per concurrent call; out: borrowed, written [q_rows, heads*head_size], ld ldout, must not alias
+ * q, k, v. */
+LFFN_API lffn_status_t lffn_attention_rows_f32(int64_t q_rows, int64_t kv_len, int64_t heads, int64_t head_size,
+                                              const float *q, int64_t ldq, const float *k, int64_t ldk,
+                                              const float *v, int64_t ldv, float scale, const float *mask_add,
+                                              void *workspace, float *out, int64_t ldout);
 
 /* ---- measuring the machine ----
  * *sum = x[0] + ... + x[n-1] (any order). Reads every element once: the benchmarks time it over buffers of

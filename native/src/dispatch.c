@@ -20,6 +20,7 @@ static const lffn_kernels_t scalar_kernels = {
     .gemm_macro_bf16 = lffn_gemm_macro_bf16_ref,
     .softmax_rows_f32 = lffn_softmax_rows_f32_ref,
     .add_f32 = lffn_add_f32_ref,
+    .attention_head_f32 = lffn_attention_head_f32_generic,
     .reduce_sum_f32 = lffn_reduce_sum_f32_ref,
     .bh4_rows_f32 = lffn_bh4_rows_f32_ref,
 };
@@ -39,6 +40,7 @@ static const lffn_kernels_t avx2_kernels = {
     .isa = LFFN_ISA_AVX2,
     VECTOR_KERNELS(avx2),
     .reduce_sum_f32 = lffn_reduce_sum_f32_ref, /* no AVX2 kernel of its own */
+    .attention_head_f32 = lffn_attention_head_f32_generic,
     .bh4_rows_f32 = lffn_bh4_rows_f32_avx2,
     .gemm_macro_bf16 = lffn_gemm_macro_bf16_avx2,
 };
@@ -47,6 +49,7 @@ static const lffn_kernels_t avx512_kernels = {
     .isa = LFFN_ISA_AVX512,
     VECTOR_KERNELS(avx512),
     .reduce_sum_f32 = lffn_reduce_sum_f32_avx512,
+    .attention_head_f32 = lffn_attention_head_f32_avx512,
     .bh4_tile_f32 = lffn_bh4_tile_f32_avx512,
     .hash_tile_f32 = lffn_hash_tile_f32_avx512,
     .gemm_macro_bf16 = lffn_gemm_macro_bf16_avx512,

@@ -24,6 +24,7 @@ struct lffn_kernels {
     lffn_gemm_macro_bf16_fn gemm_macro_bf16;
     lffn_softmax_fn softmax_rows_f32;
     lffn_add_fn add_f32;
+    lffn_attention_head_fn attention_head_f32;
     lffn_reduce_fn reduce_sum_f32;
     /* The fused layer: either feature-major tiles (bh4_tile_f32 and hash_tile_f32 set; codes and scores
      * table-major) or the row-major kernels (bh4_rows_f32 and hash_code_score_f32; codes row-major). */

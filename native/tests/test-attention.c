@@ -1,5 +1,5 @@
-/* Attention kernels: lffn_softmax_rows_f32, lffn_add_f32 and lffn_attention_f32, every ISA path against the
- * references, with column tails, strides, masks (0 / large negative) and in-place use. */
+/* Attention kernels: lffn_softmax_rows_f32, lffn_add_f32, lffn_attention_f32 and lffn_attention_rows_f32, every
+ * ISA path against the references, with column tails, strides, masks (0 / large negative) and in-place use. */
 #include <string.h>
 
 #include "attention_internal.h"
@@ -88,7 +88,9 @@ static void test_add(void) {
 
 static void test_attention(void) {
     /* seq_len, heads, head_size */
-    const int64_t shapes[][3] = {{1, 1, 4}, {5, 2, 8}, {13, 4, 32}, {20, 12, 32}, {77, 3, 64}, {130, 2, 16}};
+    /* head sizes: below, at and past one vector, past the fused P.V's 64 columns, past its 256-column limit */
+    const int64_t shapes[][3] = {{1, 1, 4},  {5, 2, 8},   {13, 4, 32}, {20, 12, 32}, {77, 3, 64},
+                                 {130, 2, 16}, {29, 3, 20}, {17, 2, 48}, {33, 2, 80}, {9, 1, 300}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int64_t t = shapes[s][0], heads = shapes[s][1], hs = shapes[s][2], w = heads * hs;
         const int64_t ldqkv = 3 * w + 4, ldo = w + 3;
@@ -99,7 +101,7 @@ static void test_attention(void) {
         void *ws = test_alloc(lffn_attention_workspace_size(t));
         const float scale = 1.0f / sqrtf((float)hs);
         double *pref = malloc((size_t)t * sizeof(double));
-        lffn_attention_f32_ref(t, heads, hs, qkv, ldqkv, qkv + w, ldqkv, qkv + 2 * w, ldqkv, scale, mask, pref, want,
+        lffn_attention_f32_ref(t, t, heads, hs, qkv, ldqkv, qkv + w, ldqkv, qkv + 2 * w, ldqkv, scale, mask, pref, want,
                                ldo);
         free(pref);
         TEST_FOR_EACH_ISA(isa) {
@@ -110,13 +112,33 @@ static void test_attention(void) {
                 TEST_EXPECT(e <= MAX_ATTENTION_NMSE, "attention %s T %ld heads %ld hs %ld row %ld: nmse %g",
                             test_isa_name(isa), (long)t, (long)heads, (long)hs, (long)i, e);
             }
+            /* any range of the queries: the same bits as the whole call (threads split a sequence this way) */
+            const int64_t cuts[][2] = {{0, 1}, {t / 3, t - t / 3}, {t - 1, t}, {t / 2, t}};
+            for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+                const int64_t r0 = cuts[c][0], r1 = cuts[c][1];
+                if (r1 <= r0) continue;
+                float *part = test_alloc(t * ldo * 4);
+                TEST_EXPECT(lffn_attention_rows_f32(r1 - r0, t, heads, hs, qkv + r0 * ldqkv, ldqkv, qkv + w, ldqkv,
+                                                    qkv + 2 * w, ldqkv, scale, mask, ws, part + r0 * ldo, ldo) ==
+                                LFFN_SUCCESS,
+                            "status");
+                for (int64_t i = r0; i < r1; i++)
+                    TEST_EXPECT(memcmp(part + i * ldo, got + i * ldo, (size_t)w * 4) == 0,
+                                "attention rows %s T %ld hs %ld rows [%ld, %ld) row %ld differs from the whole call",
+                                test_isa_name(isa), (long)t, (long)hs, (long)r0, (long)r1, (long)i);
+                free(part);
+            }
         }
         free(qkv); free(mask); free(want); free(got); free(ws);
     }
     TEST_EXPECT(lffn_attention_workspace_size(0) == -1, "workspace of 0 tokens");
-    float x[8] = {0};
+    float x[16] __attribute__((aligned(64))) = {0};
     TEST_EXPECT(lffn_attention_f32(1, 2, 4, x, 4, x, 8, x, 8, 1.0f, NULL, x, x, 8) == LFFN_INVALID_ARGUMENTS,
                 "ldq < heads * head_size");
+    TEST_EXPECT(lffn_attention_rows_f32(3, 2, 1, 4, x, 4, x, 4, x, 4, 1.0f, NULL, x, x, 4) == LFFN_INVALID_ARGUMENTS,
+                "more queries than keys");
+    TEST_EXPECT(lffn_attention_rows_f32(0, 2, 1, 4, x, 4, x, 4, x, 4, 1.0f, NULL, x, x, 4) == LFFN_INVALID_ARGUMENTS,
+                "no queries");
 }
 
 int main(void) {

@@ -611,17 +611,32 @@ public final class Kernels {
                                  long ldk, MemorySegment v, long ldv, float scale, MemorySegment maskAdd,
                                  MemorySegment workspace, MemorySegment out, long ldout) {
         positive("seqLen", seqLen);
+        attentionRows(seqLen, seqLen, heads, headSize, q, ldq, k, ldk, v, ldv, scale, maskAdd, workspace, out, ldout);
+    }
+
+    /**
+     * As {@link #attention} for {@code qRows} queries (q and out start at the first of them) against all {@code
+     * kvLen} keys of k and v: a range of one sequence's queries, so threads can split a sequence. Every output row
+     * has the same bits as in the call over all queries. 1 ≤ qRows ≤ kvLen; maskAdd [kvLen] may be null; the
+     * workspace is {@link #attentionWorkspaceSize}(kvLen) bytes.
+     */
+    public static void attentionRows(long qRows, long kvLen, long heads, long headSize, MemorySegment q, long ldq,
+                                     MemorySegment k, long ldk, MemorySegment v, long ldv, float scale,
+                                     MemorySegment maskAdd, MemorySegment workspace, MemorySegment out, long ldout) {
+        positive("kvLen", kvLen);
+        positive("qRows", qRows);
+        if (qRows > kvLen) throw new ShapeException("attention over " + kvLen + " keys cannot take " + qRows + " queries");
         positive("heads", heads);
         positive("headSize", headSize);
         long width = Sizes.multiply("attention width", heads, headSize);
-        long qb = matrix("q", q, seqLen, width, ldq, F32);
-        long kb = matrix("k", k, seqLen, width, ldk, F32);
-        long vb = matrix("v", v, seqLen, width, ldv, F32);
-        long mb = optional("maskAdd", maskAdd, seqLen, F32);
-        long ws = attentionWorkspaceSize(seqLen);
+        long qb = matrix("q", q, qRows, width, ldq, F32);
+        long kb = matrix("k", k, kvLen, width, ldk, F32);
+        long vb = matrix("v", v, kvLen, width, ldv, F32);
+        long mb = optional("maskAdd", maskAdd, kvLen, F32);
+        long ws = attentionWorkspaceSize(kvLen);
         segment("workspace", workspace, ws);
         aligned("workspace", workspace);
-        long ob = matrix("out", out, seqLen, width, ldout, F32);
+        long ob = matrix("out", out, qRows, width, ldout, F32);
         for (int w = 0; w < 2; w++) {
             String name = w == 0 ? "out" : "workspace";
             MemorySegment seg = w == 0 ? out : workspace;
@@ -633,7 +648,7 @@ public final class Kernels {
         }
         disjoint("out", out, ob, "workspace", workspace, ws);
         if (!Float.isFinite(scale)) throw new ShapeException("attention scale must be finite, got " + scale);
-        check("lffn_attention_f32", lffn_attention_f32(seqLen, heads, headSize, q, ldq, k, ldk, v, ldv, scale,
-                nullable(maskAdd), workspace, out, ldout));
+        check("lffn_attention_rows_f32", lffn_attention_rows_f32(qRows, kvLen, heads, headSize, q, ldq, k, ldk, v, ldv,
+                scale, nullable(maskAdd), workspace, out, ldout));
     }
 }

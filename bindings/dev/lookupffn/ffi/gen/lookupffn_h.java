@@ -2339,6 +2339,78 @@ public class lookupffn_h {
         }
     }
 
+    private static class lffn_attention_rows_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            lookupffn_h.C_INT,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG,
+            lookupffn_h.C_FLOAT,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_POINTER,
+            lookupffn_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = lookupffn_h.findOrThrow("lffn_attention_rows_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_attention_rows_f32(int64_t q_rows, int64_t kv_len, int64_t heads, int64_t head_size, const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv, float scale, const float *mask_add, void *workspace, float *out, int64_t ldout)
+     * }
+     */
+    public static FunctionDescriptor lffn_attention_rows_f32$descriptor() {
+        return lffn_attention_rows_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_attention_rows_f32(int64_t q_rows, int64_t kv_len, int64_t heads, int64_t head_size, const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv, float scale, const float *mask_add, void *workspace, float *out, int64_t ldout)
+     * }
+     */
+    public static MethodHandle lffn_attention_rows_f32$handle() {
+        return lffn_attention_rows_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * lffn_status_t lffn_attention_rows_f32(int64_t q_rows, int64_t kv_len, int64_t heads, int64_t head_size, const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv, float scale, const float *mask_add, void *workspace, float *out, int64_t ldout)
+     * }
+     */
+    public static MemorySegment lffn_attention_rows_f32$address() {
+        return lffn_attention_rows_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * lffn_status_t lffn_attention_rows_f32(int64_t q_rows, int64_t kv_len, int64_t heads, int64_t head_size, const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv, float scale, const float *mask_add, void *workspace, float *out, int64_t ldout)
+     * }
+     */
+    public static int lffn_attention_rows_f32(long q_rows, long kv_len, long heads, long head_size, MemorySegment q, long ldq, MemorySegment k, long ldk, MemorySegment v, long ldv, float scale, MemorySegment mask_add, MemorySegment workspace, MemorySegment out, long ldout) {
+        var mh$ = lffn_attention_rows_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("lffn_attention_rows_f32", q_rows, kv_len, heads, head_size, q, ldq, k, ldk, v, ldv, scale, mask_add, workspace, out, ldout);
+            }
+            return (int)mh$.invokeExact(q_rows, kv_len, heads, head_size, q, ldq, k, ldk, v, ldv, scale, mask_add, workspace, out, ldout);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class lffn_reduce_sum_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             lookupffn_h.C_INT,

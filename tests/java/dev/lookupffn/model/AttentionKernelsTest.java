@@ -87,6 +87,37 @@ class AttentionKernelsTest {
         }
     }
 
+    /** Any range of a sequence's queries gives the rows of the whole call bit for bit (threads split queries so). */
+    @ParameterizedTest
+    @EnumSource(Isa.class)
+    void attentionRowsMatchWholeCall(Isa isa) {
+        Assumptions.assumeTrue(isa.compareTo(Kernels.cpuIsa()) <= 0);
+        Kernels.setMaxIsa(isa);
+        Random rnd = new Random(11);
+        for (int hs : new int[] {8, 32, 48, 64}) {
+            int t = 41, heads = 2, w = heads * hs;
+            try (Arena arena = Arena.ofConfined(); Tensor qkv = Reference.gaussian(rnd, 1, 0, t, 3 * w);
+                 Tensor whole = Tensor.allocate(DType.F32, t, w); Tensor parts = Tensor.allocate(DType.F32, t, w);
+                 Tensor mask = Tensor.allocate(DType.F32, t)) {
+                for (int j = 0; j < t; j++) mask.setFloat(j, j % 7 == 6 ? -1000f : 0f);
+                var ws = arena.allocate(Kernels.attentionWorkspaceSize(t), 64);
+                var q = qkv.segment();
+                Kernels.attention(t, heads, hs, q, 3L * w, q.asSlice(w * 4L), 3L * w, q.asSlice(2L * w * 4), 3L * w, 0.3f,
+                        mask.segment(), ws, whole.segment(), w);
+                int[] cuts = {0, 1, 14, 15, 40, 41};
+                for (int c = 0; c + 1 < cuts.length; c++) {
+                    int r0 = cuts[c], r1 = cuts[c + 1];
+                    Kernels.attentionRows(r1 - r0, t, heads, hs, q.asSlice((long) r0 * 3 * w * 4), 3L * w, q.asSlice(w * 4L),
+                            3L * w, q.asSlice(2L * w * 4), 3L * w, 0.3f, mask.segment(), ws,
+                            parts.segment().asSlice((long) r0 * w * 4), w);
+                }
+                for (int i = 0; i < t * w; i++)
+                    assertEquals(Float.floatToRawIntBits(whole.getFloat(i)), Float.floatToRawIntBits(parts.getFloat(i)),
+                            isa + " head size " + hs + " element " + i);
+            }
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(value = Isa.class, names = "SCALAR")
     void facadeRejectsBadSizes(Isa ignored) {
@@ -102,6 +133,9 @@ class AttentionKernelsTest {
             assertThrows(ShapeException.class, () -> Kernels.attention(4, 3, 4, s, 8, s, 8, s, 8, 1f, null,
                     arena.allocate(64, 64), s, 8)); // 3 heads × 4 > ld 8
             assertThrows(ShapeException.class, () -> Kernels.attentionWorkspaceSize(0));
+            var big = arena.allocate(Kernels.attentionWorkspaceSize(4), 64);
+            assertThrows(ShapeException.class, () -> Kernels.attentionRows(3, 2, 1, 4, s, 8, s, 8, s, 8, 1f, null, big, s, 8)); // queries > keys
+            assertThrows(ShapeException.class, () -> Kernels.attentionRows(0, 2, 1, 4, s, 8, s, 8, s, 8, 1f, null, big, s, 8));
         }
     }
 }

@@ -302,7 +302,7 @@ LFFN_API int64_t lffn_attention_workspace_size(int64_t seq_len);
 /* Self-attention of `heads` consecutive heads of one sequence. Head h reads columns
  * h*head_size .. (h+1)*head_size-1 of q, k, v and writes the same columns of out:
  *   out_h = softmax_rows((q_h . k_h^T) * scale + mask_add) . v_h
- * (the softmax as lffn_softmax_rows_f32; results agree with lffn_gemm_f32-based Q.K^T and P.V to rounding). q, k, v: borrowed, read
+ * (the softmax as lffn_softmax_rows_f32; AVX-512 fuses the three steps per head). q, k, v: borrowed, read
  * [seq_len, heads*head_size] with ldq, ldk, ldv (they may be column slices of one fused [T, 3*hidden] QKV
  * matrix); mask_add: borrowed, read [seq_len] (added to every query's scores: 0 for tokens, a large negative
  * value for padding), may be NULL; workspace: borrowed, scratch of lffn_attention_workspace_size(seq_len)

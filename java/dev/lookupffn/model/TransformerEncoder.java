@@ -561,18 +561,23 @@ public final class TransformerEncoder implements AutoCloseable {
             columnSplitLayers(ws, pool);
             return;
         }
-        for (Layer layer : layers) {
-            ws.layer = layer;
-            if (clock != null || layer.external() != null) {
-                stagedLayer(layer, ws, pool, clock);
-                continue;
+        if (clock == null && splitsSequences(ws.b, pool)) {
+            // every thread runs all layers over its own sequences: no thread waits for another between stages
+            pool.forRanges(ws.b, 1, ws.sequenceLayers);
+        } else {
+            for (Layer layer : layers) {
+                ws.layer = layer;
+                if (clock != null || layer.external() != null) {
+                    stagedLayer(layer, ws, pool, clock);
+                    continue;
+                }
+                // 2a. qkv = (pre-norm: LN_a(x), post-norm: x) · W_qkvᵀ + b, as [n, 3h]
+                pool.forRanges(n, 16, ws.qkvRows);
+                // 2b. ctx = softmax(q·kᵀ/sqrt(head size) + mask)·v for every (sequence, head)
+                attention(ws, pool);
+                // 2c. the rest is row-wise: attention output projection, residual, FFN, residual (+ LayerNorms)
+                pool.forRanges(n, 16, ws.layerRows);
             }
-            // 2a. qkv = (pre-norm: LN_a(x), post-norm: x) · W_qkvᵀ + b, as [n, 3h]
-            pool.forRanges(n, 16, ws.qkvRows);
-            // 2b. ctx = softmax(q·kᵀ/sqrt(head size) + mask)·v for every (sequence, head)
-            attention(ws, pool);
-            // 2c. the rest is row-wise: attention output projection, residual, FFN, residual (+ LayerNorms)
-            pool.forRanges(n, 16, ws.layerRows);
         }
 
         // 3. pre-norm: the final encoder.LayerNorm
@@ -682,6 +687,40 @@ public final class TransformerEncoder implements AutoCloseable {
                 l.fc2().partStart(s, ws.parts), l.fc2().partStart(e, ws.parts));
     }
 
+    /**
+     * True when a call of b sequences runs {@link #sequenceLayers} on each thread: at least one sequence per
+     * thread, and no caller-supplied FFN (those run over all rows with their own threading). Sorted batches pad
+     * every sequence to the same length, so equal sequence counts are equal work.
+     */
+    boolean splitsSequences(int b, WorkerPool pool) {
+        if (pool.threads() < 2 || b < pool.threads()) return false;
+        for (Layer layer : layers) if (layer.external() != null) return false;
+        return true;
+    }
+
+    /**
+     * Sequences [s0, s1) through every layer on the calling thread: the row path's steps per layer over the
+     * sequences' rows (each row's result is the same as in the row path: every kernel's rows are independent of
+     * how the rows are split), attention over their (sequence, head) pairs. Threads share the workspace, each on
+     * its own rows; the layer is passed along, as the threads are at different layers.
+     */
+    private void sequenceLayers(Workspace ws, int worker, long s0, long s1) {
+        final int t = ws.t, heads = config.heads();
+        final long r0 = s0 * t, r1 = s1 * t;
+        final RowViews v = ws.views(worker);
+        WorkspacePool.Lease<MemorySegment> lease = attentionScratch.take(t);
+        try {
+            for (Layer layer : layers) {
+                qkvRows(layer, ws, v, r0, r1);
+                attentionRange(t, ws.keys, ws, lease.scratch(), s0 * heads, s1 * heads, 1);
+                if (config.norm() == EncoderConfig.Norm.PRE) preNormRows(layer, ws, v, r0, r1);
+                else postNormRows(layer, ws, v, r0, r1);
+            }
+        } finally {
+            attentionScratch.release(lease);
+        }
+    }
+
     /** Heads [h0, h1) of every sequence, with one scratch lease. */
     private void attentionHeads(Workspace ws, int h0, int h1) {
         if (h0 >= h1) return;
@@ -690,7 +729,7 @@ public final class TransformerEncoder implements AutoCloseable {
         try {
             for (int seq = 0; seq < ws.b; seq++)
                 attentionRange(t, ws.keys, ws, lease.scratch(), (long) seq * config.heads() + h0,
-                        (long) seq * config.heads() + h1);
+                        (long) seq * config.heads() + h1, 1);
         } finally {
             attentionScratch.release(lease);
         }
@@ -739,9 +778,11 @@ public final class TransformerEncoder implements AutoCloseable {
 
     /** Rows [s, e): qkv = (pre-norm: LN_a(x), post-norm: x) · W_qkvᵀ + b. */
     private void qkvRows(Workspace ws, int worker, long s, long e) {
+        qkvRows(ws.layer, ws, ws.views(worker), s, e);
+    }
+
+    private void qkvRows(Layer layer, Workspace ws, RowViews v, long s, long e) {
         int h = config.hidden();
-        Layer layer = ws.layer;
-        RowViews v = ws.views(worker);
         MemorySegment in = v.x.rows(ws.x, s, e, h);
         if (layer.attnLnW() != null) {
             MemorySegment ln = v.ln.rows(ws.ln, s, e, h);
@@ -834,39 +875,57 @@ public final class TransformerEncoder implements AutoCloseable {
         Kernels.layerNorm(e - s, h, xr, h, finalLnW, finalLnB, config.layerNormEps(), xr, h);
     }
 
-    /** Self-attention of every (sequence, head) pair; runs of heads of one sequence go to one kernel call. */
+    /**
+     * Self-attention of every (sequence, head) pair; runs of heads of one sequence go to one kernel call. With few
+     * pairs for the threads (one long sequence, few heads) each head's queries are split too, in parts of at least
+     * 16 queries (every part reads all of the head's keys).
+     */
     private void attention(Workspace ws, WorkerPool pool) {
-        pool.forRanges((long) ws.b * config.heads(), 1, ws.attentionPairs);
+        long pairs = (long) ws.b * config.heads();
+        ws.attentionSplit = (int) Math.max(1, Math.min(ws.t / 16, (2L * pool.threads() + pairs - 1) / pairs));
+        pool.forRanges(pairs * ws.attentionSplit, 1, ws.attentionPairs);
     }
 
-    /** (sequence, head) pairs [s, e) of the attention step, with one scratch lease. */
+    /** Units [s, e) of the attention step (see {@link #attentionRange}), with one scratch lease. */
     private void attentionPairs(Workspace ws, long s, long e) {
         WorkspacePool.Lease<MemorySegment> lease = attentionScratch.take(ws.t);
         try {
-            attentionRange(ws.t, ws.keys, ws, lease.scratch(), s, e);
+            attentionRange(ws.t, ws.keys, ws, lease.scratch(), s, e, ws.attentionSplit);
         } finally {
             attentionScratch.release(lease);
         }
     }
 
-    /** (sequence, head) pairs [s, e) of the attention step, with one range's scratch. */
-    private void attentionRange(int t, int[] keys, Workspace ws, MemorySegment scratch, long s, long e) {
+    /**
+     * Units [s, e) of the attention step, with one range's scratch. Unit u is part u % split (a contiguous share
+     * of the queries) of the (sequence, head) pair u / split; with split 1, runs of heads of a sequence go to the
+     * kernel in one call. A row's result does not depend on the split.
+     */
+    private void attentionRange(int t, int[] keys, Workspace ws, MemorySegment scratch, long s, long e, int split) {
         final int heads = config.heads(), hs = config.headSize(), h = config.hidden();
         final float scale = config.attentionScale();
-        for (long p = s; p < e; ) {
-            int seq = (int) (p / heads), h0 = (int) (p % heads);
-            int count = (int) Math.min(e - p, heads - h0);
-            p += count;
+        for (long u = s; u < e; ) {
+            long pair = u / split;
+            int part = (int) (u % split);
+            int seq = (int) (pair / heads), h0 = (int) (pair % heads);
+            int count = split == 1 ? (int) Math.min(e - u, heads - h0) : 1;
+            u += count;
             int len = keys[seq];
             if (len == 0) continue; // nothing to attend to: the rows stay zero
             // a masked sequence attends over all t keys with the additive mask; a prefix one over its len keys
             int rowsUsed = len < 0 ? t : len;
+            int q0 = (int) ((long) rowsUsed * part / split), q1 = (int) ((long) rowsUsed * (part + 1) / split);
+            if (q0 == q1) continue;
             MemorySegment mask = len < 0 ? ws.maskRow(seq) : null;
             // views of qkv (q, k, v) and ctx from the columns of head h0 of the sequence's first row, kept by ws
-            MemorySegment q = ws.qkvView(0, seq, h0);
-            Kernels.attention(rowsUsed, count, hs, q, 3L * h, ws.qkvView(1, seq, h0), 3L * h,
-                    ws.qkvView(2, seq, h0), 3L * h, scale, mask, scratch,
-                    ws.ctxView(seq, h0), h);
+            // (a part of the queries starts further down: sliced per call, as few pairs are split)
+            MemorySegment q = ws.qkvView(0, seq, h0), ctx = ws.ctxView(seq, h0);
+            if (q0 > 0) {
+                q = q.asSlice((long) q0 * 3 * h * 4);
+                ctx = ctx.asSlice((long) q0 * h * 4);
+            }
+            Kernels.attentionRows(q1 - q0, rowsUsed, count, hs, q, 3L * h, ws.qkvView(1, seq, h0), 3L * h,
+                    ws.qkvView(2, seq, h0), 3L * h, scale, mask, scratch, ctx, h);
         }
     }
 
@@ -1009,7 +1068,7 @@ public final class TransformerEncoder implements AutoCloseable {
         // this call's arguments
         Batch batch;
         MemorySegment x;
-        int b, t, parts;
+        int b, t, parts, attentionSplit = 1;
         long n;
         Layer layer, prev;
 
@@ -1020,6 +1079,7 @@ public final class TransformerEncoder implements AutoCloseable {
         final WorkerPool.RangeBody attentionOutputRows = (worker, s, e) -> attentionOutputRows(this, worker, s, e);
         final WorkerPool.RangeBody ffnRows = (worker, s, e) -> ffnRows(this, worker, s, e);
         final WorkerPool.RangeBody layerRows = (worker, s, e) -> layerRows(this, worker, s, e);
+        final WorkerPool.RangeBody sequenceLayers = (worker, s, e) -> sequenceLayers(this, worker, s, e);
         final WorkerPool.RangeBody finalNormRows = (worker, s, e) -> finalNormRows(this, worker, s, e);
         final WorkerPool.RangeBody columnQkv = (worker, s, e) -> columnQkv(this, worker, s, e);
         final WorkerPool.RangeBody columnAttentionOutput = (worker, s, e) -> columnAttentionOutput(this, s, e);

@@ -13,7 +13,9 @@
  * (pack order: byte j of 32-bit lane i is column 16 j + i), plus the row piece's fp32 scale (a separate array,
  * [table][2^tau]) multiplied into the score; slices hold the same 8 tables x 256 rows, so 256 KiB (bf16) and
  * 128 KiB + 8 KiB of scales (int8).
- *   gather-probe [rows] [slices] [mask] [obuf] [fma steps] [dtype 0|1|2] */
+ *   gather-probe [rows] [slices] [mask] [obuf] [fma steps] [dtype 0|1|2]
+ * dtype 3 and 4: int8 alternatives (below); 5: int8 with AVX512_VNNI (int16 scores, vpdpwssd, see pass_i8_vnni);
+ * 6: the same with its pre-pass run for the first 64-row block only (a diagnostic of the main loop's share). */
 #include <immintrin.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -159,13 +161,13 @@ enum { VB = 64 }; /* rows per pre-pass block */
 #define DPWSSD(acc, w, q) __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(w), "v"(q))
 __attribute__((target("avx512f,avx512bw,avx512vnni,fma"), noinline)) static void pass_i8_vnni(
     int64_t rows, const int32_t *code, const float *score, const int8_t *slice, const float *scales, float *obuf,
-    int use_obuf) {
+    int use_obuf, int prepass) {
     enum { NR = 4 };
     int32_t qe[G][VB] __attribute__((aligned(64))), qo[G][VB] __attribute__((aligned(64)));
     float sr[VB] __attribute__((aligned(64)));
     for (int64_t b0 = 0; b0 < rows; b0 += VB) {
         const int64_t nb = rows - b0 < VB ? rows - b0 : VB; /* a multiple of 16 here */
-        for (int64_t v = 0; v < nb; v += 16) {
+        for (int64_t v = 0; v < (prepass || b0 == 0 ? nb : 0); v += 16) {
             __m512 p[G], mx = _mm512_setzero_ps();
             for (int k = 0; k < G; k++) {
                 const __m512i c = _mm512_loadu_si512((const void *)(code + k * rows + b0 + v));
@@ -231,10 +233,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "gather-probe needs AVX-512\n");
         return 1;
     }
+    if (dtype >= 5 && !__builtin_cpu_supports("avx512vnni")) {
+        fprintf(stderr, "gather-probe: dtype %d needs AVX512_VNNI\n", dtype);
+        return 1;
+    }
     if (rows < 8 || rows > (1 << 20) || slices < 1 || slices > 512 || (steps != 0 && steps != 1 && steps != 2 && steps != 4) ||
-        dtype < 0 || dtype > 5 || (dtype && steps)) {
+        dtype < 0 || dtype > 6 || (dtype && steps)) {
         fprintf(stderr, "usage: gather-probe [rows 8..2^20] [slices 1..512] [code mask] [obuf 0|1] [fma steps 0|1|2|4] "
-                        "[dtype 0 f32 | 1 bf16 | 2 int8 (fma steps 0)]\n");
+                        "[dtype 0 f32 | 1 bf16 | 2 int8 | 3..6 int8 variants (fma steps 0)]\n");
         return 2;
     }
     float *tab = aligned_alloc(64, (size_t)slices * SLICE * 4);
@@ -263,9 +269,9 @@ int main(int argc, char **argv) {
                 pass_bf16(rows, code, score, tab16 + (int64_t)(p % slices) * SLICE, NULL, obuf, use_obuf);
                 continue;
             }
-            if (dtype == 5) {
+            if (dtype >= 5) { /* 6: the pre-pass only for the first block (diagnostic: the main loop's share) */
                 pass_i8_vnni(rows, code, score, tab8 + (int64_t)(p % slices) * SLICE, scales + (int64_t)(p % slices) * G * TROWS,
-                             obuf, use_obuf);
+                             obuf, use_obuf, dtype == 5);
                 continue;
             }
             if (dtype >= 2) {
@@ -283,8 +289,8 @@ int main(int argc, char **argv) {
         const double t = now() - t0;
         if (t < best) best = t;
     }
-    const char *dnames[] = {"f32", "bf16", "int8", "int8-movsx", "int8-exp", "int8-vnni"};
-    const double slice_mib[] = {0.5, 0.25, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128};
+    const char *dnames[] = {"f32", "bf16", "int8", "int8-movsx", "int8-exp", "int8-vnni", "int8-vnni-noprepass"};
+    const double slice_mib[] = {0.5, 0.25, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128};
     printf("gather-probe %s: rows %ld, slices %d (%.1f MiB), code mask %d, obuf %s, fma steps %d: %.2f cycles/item "
            "(%.2f GHz calibrated)\n",
            dnames[dtype], (long)rows, slices, slices * slice_mib[dtype], mask, use_obuf ? "on" : "off", steps,

@@ -13,7 +13,9 @@
  * (pack order: byte j of 32-bit lane i is column 16 j + i), plus the row piece's fp32 scale (a separate array,
  * [table][2^tau]) multiplied into the score; slices hold the same 8 tables x 256 rows, so 256 KiB (bf16) and
  * 128 KiB + 8 KiB of scales (int8).
- *   gather-probe [rows] [slices] [mask] [obuf] [fma steps] [dtype 0|1|2] */
+ *   gather-probe [rows] [slices] [mask] [obuf] [fma steps] [dtype 0|1|2]
+ * dtype 3 and 4: int8 alternatives (below); 5: int8 with AVX512_VNNI (int16 scores, vpdpwssd, see pass_i8_vnni);
+ * 6: the same with its pre-pass run for the first 64-row block only (a diagnostic of the main loop's share). */
 #include <immintrin.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -148,6 +150,76 @@ PASS_T(pass_bf16, uint16_t, BODY_BF16)
 PASS_T(pass_i8, int8_t, BODY_I8)
 PASS_T(pass_i8_movsx, int8_t, BODY_I8_MOVSX)
 PASS_T(pass_i8_exp, int8_t, BODY_I8_EXP)
+/* dtype 5, int8 with AVX512_VNNI: per block of 64 rows a pre-pass turns each (row, table) into
+ * p = score * scale[code] (the scale gathered with vgatherdps), takes the row's max |p| over the slice's tables and
+ * quantizes p to int16 q with S = max / 32767 (|q| <= 32767), stored as two dwords, (q, 0) and (0, q). The main
+ * loop then widens a row piece with two vpmovsxbw (words 2c, 2c + 1 of each 32-column half are columns c and
+ * 16 + c after a pack-time permutation) and accumulates with four vpdpwssd into int32 (8 tables x 32767 x 127 is
+ * far from overflow); per micro-tile the int32 sums go to the fp32 partial sums times S. */
+enum { VB = 64 }; /* rows per pre-pass block */
+/* acc += dot(w pairs, q pairs); inline asm: gcc 12 moves and spills accumulators around the intrinsic */
+#define DPWSSD(acc, w, q) __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(w), "v"(q))
+__attribute__((target("avx512f,avx512bw,avx512vnni,fma"), noinline)) static void pass_i8_vnni(
+    int64_t rows, const int32_t *code, const float *score, const int8_t *slice, const float *scales, float *obuf,
+    int use_obuf, int prepass) {
+    enum { NR = 4 };
+    int32_t qe[G][VB] __attribute__((aligned(64))), qo[G][VB] __attribute__((aligned(64)));
+    float sr[VB] __attribute__((aligned(64)));
+    for (int64_t b0 = 0; b0 < rows; b0 += VB) {
+        const int64_t nb = rows - b0 < VB ? rows - b0 : VB; /* a multiple of 16 here */
+        for (int64_t v = 0; v < (prepass || b0 == 0 ? nb : 0); v += 16) {
+            __m512 p[G], mx = _mm512_setzero_ps();
+            for (int k = 0; k < G; k++) {
+                const __m512i c = _mm512_loadu_si512((const void *)(code + k * rows + b0 + v));
+                const __m512 sc = _mm512_i32gather_ps(c, scales + k * TROWS, 4);
+                p[k] = _mm512_mul_ps(sc, _mm512_loadu_ps(score + k * rows + b0 + v));
+                mx = _mm512_max_ps(mx, _mm512_abs_ps(p[k]));
+            }
+            const __mmask16 nz = _mm512_cmp_ps_mask(mx, _mm512_setzero_ps(), _CMP_GT_OQ);
+            const __m512 inv = _mm512_maskz_div_ps(nz, _mm512_set1_ps(32767.0f), mx);
+            _mm512_store_ps(sr + v, _mm512_mul_ps(mx, _mm512_set1_ps(1.0f / 32767.0f)));
+            for (int k = 0; k < G; k++) {
+                const __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(p[k], inv));
+                _mm512_store_si512((void *)(qe[k] + v), _mm512_and_si512(q, _mm512_set1_epi32(0xFFFF)));
+                _mm512_store_si512((void *)(qo[k] + v), _mm512_slli_epi32(q, 16));
+            }
+        }
+        for (int64_t r = b0; r + NR <= b0 + nb; r += NR) {
+            /* named accumulators: gcc 12 spills an indexed __m512i array around vpdpwssd */
+            __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,
+                    a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+            const int64_t rp = r + 2 * NR <= rows ? r + NR : r;
+            const int8_t *tk = slice;
+            for (int k = 0; k < G; k++, tk += TROWS * C) {
+                for (int i = 0; i < NR; i++) _mm_prefetch((const char *)(tk + (int64_t)code[k * rows + rp + i] * C), _MM_HINT_T0);
+#define VNNI_ROW(i, A0, A1, A2, A3)                                                                          \
+    {                                                                                                        \
+        const int8_t *t = tk + (int64_t)code[k * rows + r + i] * C;                                          \
+        const __m512i w0 = _mm512_cvtepi8_epi16(_mm256_load_si256((const __m256i *)t));                     \
+        const __m512i w1 = _mm512_cvtepi8_epi16(_mm256_load_si256((const __m256i *)(t + 32)));              \
+        const __m512i e = _mm512_set1_epi32(qe[k][r - b0 + i]), o = _mm512_set1_epi32(qo[k][r - b0 + i]);      \
+        DPWSSD(A0, w0, e);                                                                 \
+        DPWSSD(A1, w0, o);                                                                 \
+        DPWSSD(A2, w1, e);                                                                 \
+        DPWSSD(A3, w1, o);                                                                 \
+    }
+                VNNI_ROW(0, a00, a01, a02, a03)
+                VNNI_ROW(1, a10, a11, a12, a13)
+                VNNI_ROW(2, a20, a21, a22, a23)
+                VNNI_ROW(3, a30, a31, a32, a33)
+            }
+            const __m512i acc[NR][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33}};
+            for (int i = 0; i < NR; i++) {
+                const __m512 sv = _mm512_set1_ps(sr[r - b0 + i]);
+                float *ob = obuf + (use_obuf ? (r + i) * C : 0);
+                for (int v = 0; v < 4; v++) {
+                    const __m512 prev = use_obuf ? _mm512_load_ps(ob + 16 * v) : _mm512_setzero_ps();
+                    _mm512_store_ps(ob + 16 * v, _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][v]), sv, prev));
+                }
+            }
+        }
+    }
+}
 PASS(pass_2_1, 2, 1)
 PASS(pass_2_2, 2, 2)
 PASS(pass_2_4, 2, 4)
@@ -161,10 +233,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "gather-probe needs AVX-512\n");
         return 1;
     }
+    if (dtype >= 5 && !__builtin_cpu_supports("avx512vnni")) {
+        fprintf(stderr, "gather-probe: dtype %d needs AVX512_VNNI\n", dtype);
+        return 1;
+    }
     if (rows < 8 || rows > (1 << 20) || slices < 1 || slices > 512 || (steps != 0 && steps != 1 && steps != 2 && steps != 4) ||
-        dtype < 0 || dtype > 4 || (dtype && steps)) {
+        dtype < 0 || dtype > 6 || (dtype && steps)) {
         fprintf(stderr, "usage: gather-probe [rows 8..2^20] [slices 1..512] [code mask] [obuf 0|1] [fma steps 0|1|2|4] "
-                        "[dtype 0 f32 | 1 bf16 | 2 int8 (fma steps 0)]\n");
+                        "[dtype 0 f32 | 1 bf16 | 2 int8 | 3..6 int8 variants (fma steps 0)]\n");
         return 2;
     }
     float *tab = aligned_alloc(64, (size_t)slices * SLICE * 4);
@@ -193,6 +269,11 @@ int main(int argc, char **argv) {
                 pass_bf16(rows, code, score, tab16 + (int64_t)(p % slices) * SLICE, NULL, obuf, use_obuf);
                 continue;
             }
+            if (dtype >= 5) { /* 6: the pre-pass only for the first block (diagnostic: the main loop's share) */
+                pass_i8_vnni(rows, code, score, tab8 + (int64_t)(p % slices) * SLICE, scales + (int64_t)(p % slices) * G * TROWS,
+                             obuf, use_obuf, dtype == 5);
+                continue;
+            }
             if (dtype >= 2) {
                 (dtype == 2 ? pass_i8 : dtype == 3 ? pass_i8_movsx : pass_i8_exp)(rows, code, score, tab8 + (int64_t)(p % slices) * SLICE, scales + (int64_t)(p % slices) * G * TROWS,
                         obuf, use_obuf);
@@ -208,8 +289,8 @@ int main(int argc, char **argv) {
         const double t = now() - t0;
         if (t < best) best = t;
     }
-    const char *dnames[] = {"f32", "bf16", "int8", "int8-movsx", "int8-exp"};
-    const double slice_mib[] = {0.5, 0.25, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128};
+    const char *dnames[] = {"f32", "bf16", "int8", "int8-movsx", "int8-exp", "int8-vnni", "int8-vnni-noprepass"};
+    const double slice_mib[] = {0.5, 0.25, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128, 0.125 + 1.0 / 128};
     printf("gather-probe %s: rows %ld, slices %d (%.1f MiB), code mask %d, obuf %s, fma steps %d: %.2f cycles/item "
            "(%.2f GHz calibrated)\n",
            dnames[dtype], (long)rows, slices, slices * slice_mib[dtype], mask, use_obuf ? "on" : "off", steps,

@@ -195,7 +195,8 @@ LFFN_API lffn_status_t lffn_gemm_packed_bf16(int64_t m, int64_t n, int64_t k, co
  * out[r, :] = sum_k score[r, k] * table[k * 2^tau + code[r, k], :] + bias, the sum over k in order, in fp32.
  * The packed form splits the [tables * 2^tau, out_dim] table matrix into column chunks of C = 64 columns
  * and stores each (chunk, table) slice contiguously: [ceil(out_dim / C)][tables][2^tau][C], the tail chunk
- * zero-padded; int8 tables add their scales behind the values, [ceil(out_dim / C)][tables][2^tau] fp32. Inside a
+ * zero-padded; int8 tables add their scales behind the values, fp32, the scales of one table row for up to 8
+ * consecutive chunks side by side ([ceil(chunks / 8)][tables][2^tau][min(8, chunks left)]). Inside a
  * row piece the elements are permuted so that widening needs no shuffles (bf16: value 2i is column i, value 2i+1
  * column 16 + i of each 32-column block; int8: byte 4i + j is column 16 j + i). The layout is private to the
  * library: only the lffn_tables_pack_* functions write it and only the functions below read it; it does not

@@ -134,7 +134,7 @@ lffn_status_t lffn_tables_pack_f32(int64_t tables, int64_t tau, int64_t out_dim,
                 put_bf16((uint16_t *)packed + base, tmp, nc);
             } else if (table_dtype == LFFN_TABLE_I8) {
                 int8_t tmp[LFFN_PACK_C_I8];
-                qs[piece] = quantize_piece(src, nc, tmp);
+                qs[lffn_i8_scale_index(q, t, trows, chunks)] = quantize_piece(src, nc, tmp);
                 put_i8(qv + base, tmp, nc);
             } else {
                 float *dst = (float *)packed + base;
@@ -173,7 +173,7 @@ lffn_status_t lffn_tables_pack_i8(int64_t tables, int64_t tau, int64_t out_dim, 
         const int64_t c0 = c * C, nc = out_dim - c0 < C ? out_dim - c0 : C;
         for (int64_t t = 0; t < trows; t++) {
             put_i8(qv + (c * trows + t) * C, q + t * out_dim + c0, nc);
-            qs[c * trows + t] = scale[t * chunks + c];
+            qs[lffn_i8_scale_index(c, t, trows, chunks)] = scale[t * chunks + c];
         }
     }
     return LFFN_SUCCESS;
@@ -200,7 +200,7 @@ static inline float packed_term(lffn_table_dtype_t d, const void *packed, int64_
     if (d == LFFN_TABLE_BF16)
         return s * lffn_bf16_bits_to_f32(((const uint16_t *)packed)[base + (j & ~(int64_t)31) + lffn_bf16_pack_pos(j & 31)]);
     if (d == LFFN_TABLE_I8) {
-        const float scale = ((const float *)((const int8_t *)packed + chunks * trows * C))[q * trows + t];
+        const float scale = ((const float *)((const int8_t *)packed + chunks * trows * C))[lffn_i8_scale_index(q, t, trows, chunks)];
         return (s * scale) * (float)((const int8_t *)packed)[base + lffn_i8_pack_pos(j)];
     }
     return s * ((const float *)packed)[base + j];

@@ -91,6 +91,22 @@ LFFN_HIDDEN void lffn_convert_f32_to_bf16_avx512(int64_t n, const float *src, ui
 #define LFFN_PACK_C_BF16 64
 #endif
 #define LFFN_PACK_C_I8 64 /* one cache line of int8 per row piece; also the quantization chunk (ABI) */
+/* int8 scales (behind the values): [chunk / R][table row][min(R, chunks left)] fp32 with R = LFFN_I8_SCALE_RUN,
+ * so the scales of one table row for R consecutive chunks share a line: at one cold sequence a row's scale line
+ * is fetched once for its R chunks instead of once per chunk (R = 1: [chunk][table row], the first layout). */
+#ifndef LFFN_I8_SCALE_RUN
+#define LFFN_I8_SCALE_RUN 8
+#endif
+/* scales per table row in the run of chunk q */
+static inline int64_t lffn_i8_scale_width(int64_t q, int64_t chunks) {
+    const int64_t q0 = q / LFFN_I8_SCALE_RUN * LFFN_I8_SCALE_RUN;
+    return chunks - q0 < LFFN_I8_SCALE_RUN ? chunks - q0 : LFFN_I8_SCALE_RUN;
+}
+/* index of the scale of (chunk q, table row t) among the packed scales */
+static inline int64_t lffn_i8_scale_index(int64_t q, int64_t t, int64_t trows, int64_t chunks) {
+    const int64_t q0 = q / LFFN_I8_SCALE_RUN * LFFN_I8_SCALE_RUN;
+    return q0 * trows + t * lffn_i8_scale_width(q, chunks) + (q - q0);
+}
 /* position of column j (0..31) of a 32-column block inside the packed bf16 block */
 static inline int64_t lffn_bf16_pack_pos(int64_t j) { return j < 16 ? 2 * j : 2 * (j - 16) + 1; }
 /* position of column j (0..63) inside a packed int8 row piece: 32-bit lane i holds columns i, 16 + i, 32 + i,
@@ -113,7 +129,7 @@ LFFN_HIDDEN void lffn_gather_packed_f32_avx512(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_bf16_ref(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_bf16_avx2(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_bf16_avx512(LFFN_PGATHER_ARGS);
-/* int8: packed values [chunk][table][2^tau][64], then the scales [chunk][table][2^tau] fp32 */
+/* int8: packed values [chunk][table][2^tau][64], then the scales (lffn_i8_scale_index) */
 LFFN_HIDDEN void lffn_gather_packed_i8_ref(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_i8_avx2(LFFN_PGATHER_ARGS);
 LFFN_HIDDEN void lffn_gather_packed_i8_avx512(LFFN_PGATHER_ARGS);

@@ -145,6 +145,32 @@ static void check_i8_f64(uint64_t seed) {
     free(p1); free(p2);
 }
 
+/* int8 scale layout: the scales of one table row for 8 consecutive chunks (0..7, 8..9 here) lie in one 64-byte
+ * line, so a cold lookup's scale line serves the row's other chunks too (the first layout, [chunk][table row],
+ * put them 2^tau * tables * 4 bytes apart); every scale is where lffn_i8_scale_index says. */
+static void check_i8_scale_layout(void) {
+    const int64_t tables = 3, tau = 2, out_dim = 64 * 10 - 5, trows = tables << tau, nch = 10;
+    int8_t *q = test_alloc(trows * out_dim);
+    float *sc = test_alloc(trows * nch * 4);
+    memset(q, 1, (size_t)(trows * out_dim));
+    for (int64_t i = 0; i < trows * nch; i++) sc[i] = (float)i; /* scale of (row t, chunk c) = t * nch + c */
+    const int64_t bytes = lffn_tables_pack_size(tables, tau, out_dim, LFFN_TABLE_I8), vbytes = nch * trows * 64;
+    TEST_EXPECT(bytes == nch * trows * (64 + 4), "int8 pack size %ld", (long)bytes);
+    char *pk = test_alloc(bytes);
+    TEST_EXPECT(lffn_tables_pack_i8(tables, tau, out_dim, q, sc, pk) == LFFN_SUCCESS, "pack i8");
+    const float *ps = (const float *)(pk + vbytes);
+    for (int64_t t = 0; t < trows; t++)
+        for (int64_t c = 0; c < nch; c++) {
+            const int64_t i = lffn_i8_scale_index(c, t, trows, nch), i0 = lffn_i8_scale_index(c / 8 * 8, t, trows, nch);
+            TEST_EXPECT(i >= 0 && i < trows * nch && ps[i] == (float)(t * nch + c), "scale (%ld, %ld) at %ld", (long)t,
+                        (long)c, (long)i);
+            TEST_EXPECT((vbytes + 4 * i) / 64 == (vbytes + 4 * i0) / 64,
+                        "row %ld: the scales of chunks %ld and %ld are in different lines", (long)t, (long)(c / 8 * 8),
+                        (long)c);
+        }
+    free(q); free(sc); free(pk);
+}
+
 static void check_i8_errors(void) {
     float t[2 * 4] = {1, 2, 3, 4, 5, 6, 7, 8}, sc[2] = {1, 1};
     int8_t q[8] = {0};
@@ -187,6 +213,8 @@ int main(void) {
     check_shape(5, 3, 12, 70, 0, seed++);
     check_shape(4, 2, 16, 8, 1, seed++);
     check_shape(2 * 1024 + 77, 9, 6, 70, 1, seed++); /* the public entry's row blocks (1024 rows), a short last one */
+    check_shape(29, 20, 8, 600, 1, seed++);  /* int8: 10 chunks, two scale runs (and a column tail) */
+    check_shape(9, 5, 3, 64 * 17, 0, seed++); /* int8: 17 chunks, runs of 8, 8, 1 */
 
     /* pack: zero padding of the tail chunk, bf16 rounding */
     {
@@ -262,6 +290,7 @@ int main(void) {
     TEST_EXPECT(lffn_tables_pack_f32(2, 0, 4, table, 0, pk[0]) == LFFN_INVALID_ARGUMENTS, "pack tau 0");
     free(pk[0]); free(pk[1]); free(pk[2]);
     check_i8_f64(seed++);
+    check_i8_scale_layout();
     check_i8_errors();
     return test_finish("test-gather-packed");
 }

@@ -76,12 +76,14 @@ void lffn_gather_packed_i8_avx2(LFFN_PGATHER_ARGS) {
         for (int64_t c0 = 0, q = 0; c0 < out_dim; c0 += LFFN_PACK_C_I8, q++) {
             const int64_t nc = out_dim - c0 < LFFN_PACK_C_I8 ? out_dim - c0 : LFFN_PACK_C_I8;
             const int8_t *chunk = pk + q * trows * LFFN_PACK_C_I8;
-            const float *sc = scales + q * trows;
+            /* scales of this chunk: sc[t * sw] */
+            const float *sc = scales + lffn_i8_scale_index(q, 0, trows, chunks);
+            const int64_t sw = lffn_i8_scale_width(q, chunks);
             __m256 acc[4][2]; /* [byte j][half h]: columns 16 j + 8 h .. 16 j + 8 h + 7 */
             for (int j = 0; j < 4; j++) acc[j][0] = acc[j][1] = _mm256_setzero_ps();
             for (int64_t k = 0; k < tables; k++) {
                 const int64_t t = (k << tau) + code[r * code_rs + k * code_ks];
-                const __m256 s = _mm256_set1_ps(score[r * score_rs + k * score_ks] * sc[t]);
+                const __m256 s = _mm256_set1_ps(score[r * score_rs + k * score_ks] * sc[t * sw]);
                 for (int h = 0; h < 2; h++) {
                     const __m256i x = _mm256_load_si256((const __m256i *)(chunk + t * LFFN_PACK_C_I8 + 32 * h));
                     acc[0][h] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(x, 24), 24)), acc[0][h]);

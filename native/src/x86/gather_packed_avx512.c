@@ -56,6 +56,9 @@ _Static_assert(CF % 16 == 0 && CB % 32 == 0 && CI == 64, "packed chunk widths");
 #ifndef PG_GROUP_BYTES
 #define PG_GROUP_BYTES ((int64_t)512 << 10)
 #endif
+#ifndef PG_I8_GROUP_SCALE_BYTES
+#define PG_I8_GROUP_SCALE_BYTES 4 /* int8: L2 bytes counted per row piece for its scale */
+#endif
 #ifndef PG_PF_LINES
 #define PG_PF_LINES 4 /* lines prefetched per table row */
 #endif
@@ -89,7 +92,7 @@ static inline __mmask16 col_mask(int64_t n) { /* first n of 16 lanes */
     static inline __attribute__((always_inline)) void NAME(                                                  \
         const int TM, const int masked, const int first, const int pf, int64_t nc, int64_t tau,              \
         const int32_t *cr, const float *sr, int64_t cst, int64_t sst, const ELEM *slice,                     \
-        const float *sslice, int64_t g,                                                                      \
+        const float *sslice, int64_t sw, int64_t g,                                                                      \
         const float *bias, const float *oi, int64_t ldi, float *o, int64_t ldout) {                          \
         __m512 acc[NR][NV];                                                                                   \
         for (int i = 0; i < NR; i++)                                                                          \
@@ -110,7 +113,7 @@ static inline __mmask16 col_mask(int64_t n) { /* first n of 16 lanes */
         const ELEM *tk = slice;                                                                               \
         const float *sk = sslice; /* int8: the scales of table k's rows */                                   \
         (void)sk;                                                                                             \
-        for (int64_t k = 0; k < g; k++, tk += tstride, sk += sslice ? ((int64_t)1 << tau) : 0) {           \
+        for (int64_t k = 0; k < g; k++, tk += tstride, sk += sslice ? ((int64_t)1 << tau) * sw : 0) {           \
             const int64_t kc = TM ? k * cst : k, kq = TM ? k * sst : k;                                       \
             if (pf && TM)                                                                                     \
                 for (int i = 0; i < NR; i++) {                                                                \
@@ -148,7 +151,7 @@ static inline __mmask16 col_mask(int64_t n) { /* first n of 16 lanes */
  * every lane is sign-extended by a left shift to the top and an arithmetic right shift (j = 3: the shift
  * alone); the integers convert exactly and the per-piece scale is folded into the broadcast score. */
 #define I8_BODY                                                                                              \
-    const __m512 s = _mm512_set1_ps(sv * sk[ci]);                                                            \
+    const __m512 s = _mm512_set1_ps(sv * sk[ci * sw]);                                                            \
     {                                                                                                        \
         const __m512i x = _mm512_load_si512((const void *)t);                                                \
         const __m512 q0 = _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(x, 24), 24));               \
@@ -178,10 +181,10 @@ enum { DT_F32 = LFFN_TABLE_F32, DT_BF16 = LFFN_TABLE_BF16, DT_I8 = LFFN_TABLE_I8
 static inline __attribute__((always_inline)) void tile(const int dt, const int TM, const int one, const int masked,
                                                        const int first, const int pf, int64_t nc, int64_t tau,
                                                        const int32_t *cr, const float *sr, int64_t cst, int64_t sst,
-                                                       const void *slice, const float *sslice, int64_t g,
+                                                       const void *slice, const float *sslice, int64_t sw, int64_t g,
                                                        const float *bias, const float *oi, int64_t ldi, float *o,
                                                        int64_t ldout) {
-#define TILE_ARGS TM, masked, first, pf, nc, tau, cr, sr, cst, sst, slice, sslice, g, bias, oi, ldi, o, ldout
+#define TILE_ARGS TM, masked, first, pf, nc, tau, cr, sr, cst, sst, slice, sslice, sw, g, bias, oi, ldi, o, ldout
     if (dt == DT_I8) {
         if (one) i8_tile_1(TILE_ARGS);
         else if (TM) i8_tile_tm(TILE_ARGS);
@@ -210,7 +213,7 @@ static inline int nr_of(const int dt, const int TM) {
 static inline __attribute__((always_inline)) void row_tiles(
     const int dt, const int TM, const int masked, const int first, int64_t rows, const int32_t *code,
     int64_t code_rs, int64_t code_ks, const float *score, int64_t score_rs, int64_t score_ks, int64_t g0, int64_t g,
-    int64_t cst, int64_t sst, const void *slice, const float *sslice, int64_t nc, int64_t tau, const float *bb,
+    int64_t cst, int64_t sst, const void *slice, const float *sslice, int64_t sw, int64_t nc, int64_t tau, const float *bb,
     const float *ib, int64_t ldib, float *ob, int64_t ldob) {
     const int NR = nr_of(dt, TM);
     int64_t r = 0;
@@ -218,15 +221,15 @@ static inline __attribute__((always_inline)) void row_tiles(
         const int32_t *cr = code + r * code_rs + g0 * code_ks;
         const float *sr = score + r * score_rs + g0 * score_ks;
         if (PG_PREFETCH && TM && r + (PG_PF_DIST + 1) * NR <= rows)
-            tile(dt, TM, 0, masked, first, 1, nc, tau, cr, sr, cst, sst, slice, sslice, g, bb, ib + r * ldib, ldib,
+            tile(dt, TM, 0, masked, first, 1, nc, tau, cr, sr, cst, sst, slice, sslice, sw, g, bb, ib + r * ldib, ldib,
                  ob + r * ldob, ldob);
         else
-            tile(dt, TM, 0, masked, first, 0, nc, tau, cr, sr, cst, sst, slice, sslice, g, bb, ib + r * ldib, ldib,
+            tile(dt, TM, 0, masked, first, 0, nc, tau, cr, sr, cst, sst, slice, sslice, sw, g, bb, ib + r * ldib, ldib,
                  ob + r * ldob, ldob);
     }
     for (; r < rows; r++)
         tile(dt, TM, 1, masked, first, 0, nc, tau, code + r * code_rs + g0 * code_ks,
-             score + r * score_rs + g0 * score_ks, cst, sst, slice, sslice, g, bb, ib + r * ldib, ldib, ob + r * ldob,
+             score + r * score_rs + g0 * score_ks, cst, sst, slice, sslice, sw, g, bb, ib + r * ldib, ldib, ob + r * ldob,
              ldob);
 }
 
@@ -237,7 +240,7 @@ static inline __attribute__((always_inline)) void gather_loops(const int dt, LFF
     const char *pk = packed;
     const int64_t trows = tables << tau, chunks = (out_dim + C - 1) / C;
     const float *scales = dt == DT_I8 ? (const float *)(pk + chunks * trows * C) : NULL; /* int8 only */
-    const int64_t G = group_tables(tables, tau, C * esize + (dt == DT_I8 ? 4 : 0));
+    const int64_t G = group_tables(tables, tau, C * esize + (dt == DT_I8 ? PG_I8_GROUP_SCALE_BYTES : 0));
     /* table-major (row stride 1) or row-major (table stride 1): the two layouts the library uses */
     const int tm = code_rs == 1 && score_rs == 1;
     const int64_t cst = tm ? code_ks : code_rs, sst = tm ? score_ks : score_rs;
@@ -257,7 +260,9 @@ static inline __attribute__((always_inline)) void gather_loops(const int dt, LFF
                 const int64_t g = tables - g0 < G ? tables - g0 : G;
                 const int first = g0 == 0;
                 const void *slice = chunk + (g0 << tau) * C * esize;
-                const float *sslice = scales ? scales + (c0 / C) * trows + (g0 << tau) : NULL;
+                /* int8: scale of row ci of table k (from g0) at sslice[(k << tau) * sw + ci * sw] */
+                const float *sslice = scales ? scales + lffn_i8_scale_index(c0 / C, g0 << tau, trows, chunks) : NULL;
+                const int64_t sw = scales ? lffn_i8_scale_width(c0 / C, chunks) : 0;
                 const float *bb = bias ? bias + c0 : NULL;
                 const int last = g0 + g >= tables;
                 const float *ibuf = obuf ? obuf : outb + c0;
@@ -268,13 +273,13 @@ static inline __attribute__((always_inline)) void gather_loops(const int dt, LFF
     do {                                                                                                     \
         if (dt == DT_I8)                                                                                     \
             row_tiles(DT_I8, TM, masked, first, nr, cb, code_rs, code_ks, sb, score_rs, score_ks, g0, g, cst, \
-                      sst, slice, sslice, nc, tau, bb, ib, ldib, ob, ldob);                                  \
+                      sst, slice, sslice, sw, nc, tau, bb, ib, ldib, ob, ldob);                                  \
         else if (dt == DT_BF16)                                                                              \
             row_tiles(DT_BF16, TM, masked, first, nr, cb, code_rs, code_ks, sb, score_rs, score_ks, g0, g, cst, \
-                      sst, slice, sslice, nc, tau, bb, ib, ldib, ob, ldob);                                  \
+                      sst, slice, sslice, sw, nc, tau, bb, ib, ldib, ob, ldob);                                  \
         else                                                                                                 \
             row_tiles(DT_F32, TM, masked, first, nr, cb, code_rs, code_ks, sb, score_rs, score_ks, g0, g, cst, \
-                      sst, slice, sslice, nc, tau, bb, ib, ldib, ob, ldob);                                  \
+                      sst, slice, sslice, sw, nc, tau, bb, ib, ldib, ob, ldob);                                  \
     } while (0)
                 if (tm) {
                     if (masked) ROWS(1, 1, first, ibuf, ldibuf, obf, ldobf);

@@ -3,6 +3,7 @@ package dev.lookupffn.layer;
 import dev.lookupffn.LookupFfnException.ShapeException;
 import dev.lookupffn.ffi.Kernels;
 import dev.lookupffn.runtime.CallGate;
+import dev.lookupffn.runtime.SliceCache;
 import dev.lookupffn.parallel.WorkerPool;
 import dev.lookupffn.runtime.WorkspacePool;
 import dev.lookupffn.safetensors.SafetensorsFile;
@@ -102,29 +103,9 @@ public final class LookupFfn implements AutoCloseable {
      * loop with fixed buffers gets its thread's workspace back), so that a warm BH4 forward allocates nothing.
      */
     private record Scratch(MemorySegment ln, MemorySegment z, MemorySegment code, MemorySegment score,
-                           MemorySegment workspace, RowsView xRows, RowsView outRows) {
+                           MemorySegment workspace, SliceCache xRows, SliceCache outRows) {
         Scratch(MemorySegment ln, MemorySegment z, MemorySegment code, MemorySegment score, MemorySegment workspace) {
-            this(ln, z, code, score, workspace, new RowsView(), new RowsView());
-        }
-    }
-
-    /**
-     * The slice of the last (segment, offset, size) asked for, kept until another is asked for. It holds one
-     * reference to the caller's segment per idle workspace, which keeps an automatic arena's memory alive until
-     * that workspace serves another call or is freed: a bounded retention, the price of allocation-free calls.
-     */
-    private static final class RowsView {
-        private MemorySegment base, view;
-        private long offset, size;
-
-        MemorySegment of(MemorySegment base, long offset, long size) {
-            if (base != this.base || offset != this.offset || size != this.size) {
-                view = base.asSlice(offset, size);
-                this.base = base;
-                this.offset = offset;
-                this.size = size;
-            }
-            return view;
+            this(ln, z, code, score, workspace, new SliceCache(), new SliceCache());
         }
     }
 

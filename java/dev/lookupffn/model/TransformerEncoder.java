@@ -9,6 +9,7 @@ import dev.lookupffn.parallel.WorkerPool;
 import dev.lookupffn.runtime.WorkspacePool;
 import dev.lookupffn.tensor.DType;
 import dev.lookupffn.runtime.Sizes;
+import dev.lookupffn.runtime.SliceCache;
 import dev.lookupffn.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -1190,8 +1191,8 @@ public final class TransformerEncoder implements AutoCloseable {
      * Used by one range at a time: a job's ranges have distinct workers.
      */
     private static final class RowViews {
-        final RowsView x = new RowsView(), xWide = new RowsView(), ln = new RowsView(), qkv = new RowsView(),
-                tmp = new RowsView(), ctx = new RowsView(), inter = new RowsView();
+        final SliceCache x = new SliceCache(), xWide = new SliceCache(), ln = new SliceCache(), qkv = new SliceCache(),
+                tmp = new SliceCache(), ctx = new SliceCache(), inter = new SliceCache();
         final float[] sum, type, pos;
         private MemorySegment lookupInputRows, lookupOutputRows;
         private Tensor lookupInput, lookupOutput;
@@ -1217,27 +1218,6 @@ public final class TransformerEncoder implements AutoCloseable {
                 lookupOutputRows = rows;
             }
             return lookupOutput;
-        }
-    }
-
-    /**
-     * The slice of rows [s, e) of a [·, width] buffer last asked for, kept until other rows or another buffer are
-     * asked for. It holds a reference to the caller's output while its workspace is idle (as LookupFfn's row views
-     * do): a bounded retention, the price of allocation-free calls.
-     */
-    private static final class RowsView {
-        private MemorySegment base, view;
-        private long offset, size;
-
-        MemorySegment rows(MemorySegment base, long s, long e, long width) {
-            long offset = s * width * 4, size = (e - s) * width * 4;
-            if (base != this.base || offset != this.offset || size != this.size) {
-                view = base.asSlice(offset, size);
-                this.base = base;
-                this.offset = offset;
-                this.size = size;
-            }
-            return view;
         }
     }
 

@@ -24,8 +24,8 @@ import org.junit.jupiter.api.Test;
  * What a warm {@link TransformerEncoder#forward(Batch, Tensor, WorkerPool)} allocates on the Java heap, counted
  * over the caller and every pool worker (as {@code layer.ForwardAllocationTest} counts a LookupFFN layer's): one
  * short sequence on the post-norm column-split path at 1 and 2 threads (head size a whole number of GEMM panels:
- * Q/K/V and attention in one job; and not: two jobs), a padded batch of 32 sequences on the row-split path, and
- * the pre-norm LookupFFN fixture encoder. A server embedding one text per call runs this thousands of times a
+ * Q/K/V and attention in one job; and not: two jobs), a padded batch of 32 sequences (one thread: the row path;
+ * two: each thread's sequences through every layer), and the pre-norm LookupFFN fixture encoder. A server embedding one text per call runs this thousands of times a
  * second; each call should leave no garbage behind. Counting bytes is deterministic, unlike timing. And the
  * views a workspace keeps from call to call must never carry one call's shape or output into the next.
  */
@@ -141,9 +141,11 @@ class EncoderForwardAllocationTest {
              WorkerPool one = WorkerPool.create(1); WorkerPool two = WorkerPool.create(2)) {
             Batch batch = batchOf32(5);
             assertFalse(enc.usesColumnSplit(batch.rows()));
+            assertTrue(enc.splitsSequences(batch.batchSize(), two));
             for (WorkerPool pool : List.of(one, two)) bytesPerCall(enc, batch, pool, 300, 10); // JIT
             for (WorkerPool pool : List.of(one, two))
-                results.add("row split, batch of 32 × " + batch.seqLen() + ", " + pool.threads() + " thread(s)",
+                results.add((pool.threads() == 1 ? "row path" : "sequences per thread") + ", batch of 32 × "
+                        + batch.seqLen() + ", " + pool.threads() + " thread(s)",
                         bytesPerCall(enc, batch, pool, 50, 150));
         } finally {
             m.values().forEach(Tensor::close);

@@ -4,22 +4,16 @@
 #include <immintrin.h>
 
 #include "../gemm_internal.h"
-#include "simd_avx2.h"
+#include "gemm_tile_avx2.h"
 
-#define MR 6
+#define MR LFFN_GEMM_MR_AVX2
 #define APS (LFFN_GEMM_KC_MAX + 16)
-
-static inline __m256i lane_mask(int64_t count) { /* lanes < count set */
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const int cnt = count < 0 ? 0 : count > 8 ? 8 : (int)count;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), iota);
-}
 
 void lffn_gelu_f32_avx2(int64_t n, float *x) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, lffn_gelu_avx2(_mm256_loadu_ps(x + i)));
     if (i < n) {
-        const __m256i t = lane_mask(n - i);
+        const __m256i t = lffn_lane_mask_avx2(n - i);
         _mm256_maskstore_ps(x + i, t, lffn_gelu_avx2(_mm256_maskload_ps(x + i, t)));
     }
 }
@@ -44,29 +38,7 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t 
             }
         }
     }
-    const __m256i m0 = lane_mask(nr), m1 = lane_mask(nr - 8);
-    const __m256 bias0 = first && bias ? _mm256_maskload_ps(bias, m0) : _mm256_setzero_ps();
-    const __m256 bias1 = first && bias ? _mm256_maskload_ps(bias + 8, m1) : _mm256_setzero_ps();
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; r++) {
-        if (r < mr) {
-            float *cr = c + r * ldc;
-            __m256 v0, v1;
-            if (first) {
-                v0 = _mm256_add_ps(acc0[r], bias0);
-                v1 = _mm256_add_ps(acc1[r], bias1);
-            } else {
-                v0 = _mm256_add_ps(acc0[r], _mm256_maskload_ps(cr, m0));
-                v1 = _mm256_add_ps(acc1[r], _mm256_maskload_ps(cr + 8, m1));
-            }
-            if (gelu) {
-                v0 = lffn_gelu_avx2(v0);
-                v1 = lffn_gelu_avx2(v1);
-            }
-            _mm256_maskstore_ps(cr, m0, v0);
-            _mm256_maskstore_ps(cr + 8, m1, v1);
-        }
-    }
+    lffn_tile_store_avx2(mr, acc0, acc1, c, ldc, nr, bias, first, gelu);
 }
 
 #define UK(R) ukernel(R, kc, abuf, half, cc, ldc, nr, bj, first, gelu)
@@ -90,14 +62,7 @@ void lffn_gemm_macro_f32_avx2(int64_t m, int64_t n, int64_t kc, const float *a, 
             const float *half = bp + (j0 / LFFN_GEMM_NR) * panel_stride + (j0 % LFFN_GEMM_NR);
             const float *bj = bias ? bias + j0 : NULL;
             float *cc = c + i0 * ldc + j0;
-            switch (mr) {
-            case 6: UK(6); break;
-            case 5: UK(5); break;
-            case 4: UK(4); break;
-            case 3: UK(3); break;
-            case 2: UK(2); break;
-            default: UK(1); break;
-            }
+            LFFN_GEMM_SWITCH_MR_AVX2(mr, UK)
         }
     }
 }

@@ -5,9 +5,9 @@
 #include <immintrin.h>
 
 #include "../gemm_internal.h"
-#include "simd_avx512.h"
+#include "gemm_tile_avx512.h"
 
-#define MR 14
+#define MR LFFN_GEMM_MR_AVX512
 #define APS (LFFN_GEMM_KC_MAX + 16) /* row stride of the packed A sliver, padded off a power of two */
 
 void lffn_gelu_f32_avx512(int64_t n, float *x) {
@@ -50,28 +50,7 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t 
             }
         }
     }
-    const __m512 bias0 = first && bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
-    const __m512 bias1 = first && bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; r++) {
-        if (r < mr) {
-            float *cr = c + r * ldc;
-            __m512 v0, v1;
-            if (first) {
-                v0 = _mm512_add_ps(acc0[r], bias0);
-                v1 = _mm512_add_ps(acc1[r], bias1);
-            } else {
-                v0 = _mm512_add_ps(acc0[r], _mm512_maskz_loadu_ps(m0, cr));
-                v1 = _mm512_add_ps(acc1[r], _mm512_maskz_loadu_ps(m1, cr + 16));
-            }
-            if (gelu) {
-                v0 = lffn_gelu_avx512(v0);
-                v1 = lffn_gelu_avx512(v1);
-            }
-            _mm512_mask_storeu_ps(cr, m0, v0);
-            _mm512_mask_storeu_ps(cr + 16, m1, v1);
-        }
-    }
+    lffn_tile_store_avx512(mr, acc0, acc1, c, ldc, m0, m1, bias, first, gelu);
 }
 
 #define UK(R) ukernel(R, kc, abuf, panel, cc, ldc, m0, m1, bj, first, gelu, NULL)
@@ -96,8 +75,8 @@ static void macro_few_rows(int64_t m, int64_t n, int64_t kc, const float *a, int
     for (int sl = 0; sl <= slivers; sl++) start[sl] = m * sl / slivers;
     for (int64_t j0 = 0; j0 < n; j0 += LFFN_GEMM_NR) {
         const int64_t nr = n - j0;
-        const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
-        const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1u);
+        __mmask16 m0, m1;
+        lffn_panel_masks_avx512(nr, &m0, &m1);
         const float *panel = bp + (j0 / LFFN_GEMM_NR) * panel_stride;
         const float *bj = bias ? bias + j0 : NULL;
         for (int sl = 0; sl < slivers; sl++) {
@@ -107,22 +86,7 @@ static void macro_few_rows(int64_t m, int64_t n, int64_t kc, const float *a, int
             const float *pf = sl == 0 && j0 + LFFN_GEMM_NR < n ? panel + panel_stride : NULL;
             float *cc = c + start[sl] * ldc + j0;
 #define UKS(R) ukernel(R, kc, ap, panel, cc, ldc, m0, m1, bj, first, gelu, pf)
-            switch (mr) {
-            case 14: UKS(14); break;
-            case 13: UKS(13); break;
-            case 12: UKS(12); break;
-            case 11: UKS(11); break;
-            case 10: UKS(10); break;
-            case 9: UKS(9); break;
-            case 8: UKS(8); break;
-            case 7: UKS(7); break;
-            case 6: UKS(6); break;
-            case 5: UKS(5); break;
-            case 4: UKS(4); break;
-            case 3: UKS(3); break;
-            case 2: UKS(2); break;
-            default: UKS(1); break;
-            }
+            LFFN_GEMM_SWITCH_MR_AVX512(mr, UKS)
 #undef UKS
         }
     }
@@ -149,27 +113,12 @@ void lffn_gemm_macro_f32_avx512(int64_t m, int64_t n, int64_t kc, const float *a
         }
         for (int64_t j0 = 0; j0 < n; j0 += LFFN_GEMM_NR) {
             const int64_t nr = n - j0;
-            const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
-            const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1u);
+            __mmask16 m0, m1;
+            lffn_panel_masks_avx512(nr, &m0, &m1);
             const float *panel = bp + (j0 / LFFN_GEMM_NR) * panel_stride;
             const float *bj = bias ? bias + j0 : NULL;
             float *cc = c + i0 * ldc + j0;
-            switch (mr) {
-            case 14: UK(14); break;
-            case 13: UK(13); break;
-            case 12: UK(12); break;
-            case 11: UK(11); break;
-            case 10: UK(10); break;
-            case 9: UK(9); break;
-            case 8: UK(8); break;
-            case 7: UK(7); break;
-            case 6: UK(6); break;
-            case 5: UK(5); break;
-            case 4: UK(4); break;
-            case 3: UK(3); break;
-            case 2: UK(2); break;
-            default: UK(1); break;
-            }
+            LFFN_GEMM_SWITCH_MR_AVX512(mr, UK)
         }
     }
 }

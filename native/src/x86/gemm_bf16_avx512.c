@@ -5,7 +5,7 @@
 #include <immintrin.h>
 
 #include "../gemm_bf16_internal.h"
-#include "simd_avx512.h"
+#include "gemm_tile_avx512.h"
 
 #define MR 12
 #define APS (LFFN_GEMM_BF16_KC_MAX + 16) /* floats per row of the A sliver */
@@ -46,28 +46,7 @@ static inline __attribute__((always_inline)) void ukernel(const int mr, int64_t 
             }
         }
     }
-    const __m512 bias0 = first && bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
-    const __m512 bias1 = first && bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; r++) {
-        if (r < mr) {
-            float *cr = c + r * ldc;
-            __m512 v0, v1;
-            if (first) {
-                v0 = _mm512_add_ps(acc0[r], bias0);
-                v1 = _mm512_add_ps(acc1[r], bias1);
-            } else {
-                v0 = _mm512_add_ps(acc0[r], _mm512_maskz_loadu_ps(m0, cr));
-                v1 = _mm512_add_ps(acc1[r], _mm512_maskz_loadu_ps(m1, cr + 16));
-            }
-            if (gelu) {
-                v0 = lffn_gelu_avx512(v0);
-                v1 = lffn_gelu_avx512(v1);
-            }
-            _mm512_mask_storeu_ps(cr, m0, v0);
-            _mm512_mask_storeu_ps(cr + 16, m1, v1);
-        }
-    }
+    lffn_tile_store_avx512(mr, acc0, acc1, c, ldc, m0, m1, bias, first, gelu);
 }
 
 #define UK(R) ukernel(R, pairs, abuf, panel, cc, ldc, m0, m1, bj, first, gelu)
@@ -90,8 +69,8 @@ void lffn_gemm_macro_bf16_avx512(int64_t m, int64_t n, int64_t kc, const float *
         }
         for (int64_t j0 = 0; j0 < n; j0 += LFFN_GEMM_NR) {
             const int64_t nr = n - j0;
-            const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
-            const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1u);
+            __mmask16 m0, m1;
+            lffn_panel_masks_avx512(nr, &m0, &m1);
             const uint16_t *panel = bp + (j0 / LFFN_GEMM_NR) * panel_stride;
             const float *bj = bias ? bias + j0 : NULL;
             float *cc = c + i0 * ldc + j0;
